@@ -1,0 +1,101 @@
+// The contract every power source implements: probe → start(devices, interval, abort signal) → samples → stop.
+// A new vendor is one module in drivers/ exporting a Driver, plus one line in drivers/index.ts.
+import type { Device, Semantics } from '../results/types.gen.js';
+import type { Sample } from '../results/samples.js';
+import type { RunClock } from '../lib/clock.js';
+
+export type Scope = 'device' | 'host-cpu' | 'node' | 'estimated';
+
+export interface DriverMeta {
+  /** Registry key and the value of --source. */
+  id: string;
+  title: string;
+  vendor: string;
+  scope: Scope;
+  /** When several sources work, the highest priority wins (device counters > device sensors > node > host > estimate). */
+  priority: number;
+  defaultIntervalMs: number;
+  minIntervalMs: number;
+  /** Variables that restrict which devices a workload sees, set to the selected devices' indices. */
+  visibilityEnv?: string[];
+  /** Options accepted through --source-opt KEY=VALUE or a suite's source.options, with what each does. */
+  options?: Record<string, string>;
+}
+
+export type UnavailableCode = 'not-installed' | 'permission-denied' | 'no-power-field' | 'no-devices' | 'not-configured' | 'error';
+
+export type ProbeResult =
+  | {
+      state: 'ok';
+      devices: Device[];
+      /** What one reading means, per source (drivers with mixed devices report the weakest). */
+      semantics: Semantics;
+      software?: Record<string, string>;
+      note?: string;
+      /** Per-device facts a driver wants back in start() (e.g. which field each device supports). */
+      private?: unknown;
+    }
+  | { state: 'unavailable'; code: UnavailableCode; reason: string };
+
+export interface ProbeContext {
+  env: NodeJS.ProcessEnv;
+  options: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface GapReport {
+  startS: number;
+  endS: number;
+  deviceId?: string;
+  reason: string;
+}
+
+/** Where a running sampler delivers what it sees. Every call is cheap and never throws. */
+export interface SamplerSink {
+  sample(s: Sample): void;
+  gap(g: GapReport): void;
+  /** The tool died or hung and was started again. */
+  restarted(reason: string): void;
+  /** Something worth telling the user that is not a gap (unparseable line, ...). */
+  note(message: string): void;
+}
+
+export interface StartOptions {
+  devices: Device[];
+  intervalMs: number;
+  clock: RunClock;
+  signal: AbortSignal;
+  sink: SamplerSink;
+  options: Record<string, string>;
+  env: NodeJS.ProcessEnv;
+  /** What probe() returned for this source. */
+  probe: Extract<ProbeResult, { state: 'ok' }>;
+}
+
+export interface Sampler {
+  /** argv of the vendor tool, for the result. */
+  readonly command?: string[];
+  stop(): Promise<void>;
+}
+
+export interface Driver {
+  readonly meta: DriverMeta;
+  probe(ctx: ProbeContext): Promise<ProbeResult>;
+  start(opts: StartOptions): Promise<Sampler>;
+}
+
+/** Shared missing-value test: none of these spellings is zero (FORMATS.md). */
+export function isMissing(token: string | undefined | null): boolean {
+  if (token === undefined || token === null) return true;
+  const t = token.trim();
+  return t === '' || t.startsWith('[') || t === 'N/A' || t === 'NA' || t === '-' || t === 'n/a' || t.startsWith('N/A ');
+}
+
+/** Parse a number that may carry a unit suffix ("631.95 W", "80.0W", "55 °C"); undefined for any missing spelling. */
+export function parseNumber(token: string | undefined | null): number | undefined {
+  if (isMissing(token)) return undefined;
+  const m = /^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?/.exec(token!.trim());
+  if (!m) return undefined;
+  const v = Number(m[0]);
+  return Number.isFinite(v) ? v : undefined;
+}

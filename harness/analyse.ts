@@ -1,0 +1,239 @@
+// Step 7 of a run, as a pure function: samples + workload events → per-repetition figures, statistics across
+// repetitions, warnings, fidelity. Kept apart from the run so an analysis can be redone from raw samples alone.
+import type { Device, DevicePower, Gap, Idle, Metric, Repetition, Semantics, Source, Summary, Warning, Fidelity } from '../results/types.gen.js';
+import type { Sample } from '../results/samples.js';
+import type { Scope } from '../drivers/driver.js';
+import { integrateCounter, integratePower, idleSubtracted, efficiency, medianSpacing } from './energy.js';
+import { describe, percentile } from './stats.js';
+import { gradeFidelity } from './fidelity.js';
+import { WARNING_TEXT, type WarningCode } from '../results/warnings.js';
+
+export interface SourceRun {
+  id: string;
+  scope: Scope;
+  semantics: Semantics;
+  deviceIds: string[];
+  requestedIntervalMs: number;
+  command?: string[];
+  restarts: number;
+  gaps: Gap[];
+  note?: string;
+}
+
+export interface RepetitionRaw {
+  index: number;
+  status: 'ok' | 'failed' | 'interrupted';
+  error?: { code: string; message: string; stderrTail?: string };
+  phases: Repetition['phases'];
+  window: { startS: number; endS: number } | null;
+  tokens: { total: number; input?: number; output?: number } | null;
+  metrics: Metric[];
+  exit?: { exitCode: number | null; signal: string | null };
+  protocolErrors: number;
+  truncatedLines: number;
+}
+
+export interface AnalysisInput {
+  source: SourceRun;
+  devices: Device[];
+  samples: readonly Sample[];
+  idle: { startS: number; endS: number } | null;
+  repetitions: RepetitionRaw[];
+  interrupted: boolean;
+  repetitionsRequested: number;
+  targetCiPct?: number;
+  maxRepetitions?: number;
+}
+
+export interface AnalysisOutput {
+  source: Source;
+  idle: Idle | null;
+  repetitions: Repetition[];
+  summary: Summary | null;
+  warnings: Warning[];
+  fidelity: Fidelity;
+  status: 'ok' | 'failed' | 'interrupted';
+}
+
+const HIGH_CV_PCT = 5;
+const HIGH_IDLE_SHARE = 0.5;
+const MIN_UPDATES_PER_WINDOW = 10;
+
+function warn(code: WarningCode, extra: Partial<Warning> = {}, message = WARNING_TEXT[code]): Warning {
+  return { code, message, ...extra };
+}
+
+/** Which integration a source's semantics call for. Windowed averages are shifted back by their lag. */
+export function methodFor(sem: Semantics, samples: readonly Sample[]): { method: DevicePower['method']; shiftS: number } {
+  if (sem.kind === 'energy-counter' && samples.some((s) => s.energyJ !== undefined)) return { method: 'counter', shiftS: 0 };
+  if (sem.kind === 'windowed-average') {
+    const lagMs = sem.lagMs ?? (sem.averagingWindowMs !== undefined ? sem.averagingWindowMs / 2 : 0);
+    if (lagMs > 0) return { method: 'shifted-trapezoid', shiftS: lagMs / 1000 };
+  }
+  return { method: 'trapezoid', shiftS: 0 };
+}
+
+function deviceEnergy(sem: Semantics, samples: readonly Sample[], startS: number, endS: number, maxGapS: number) {
+  const m = methodFor(sem, samples);
+  if (m.method === 'counter') {
+    const r = integrateCounter(samples.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! })), startS, endS, { counterMaxJ: sem.counterMaxJ, maxGapS });
+    // peak power from the power readings where the source gives them (counter differences are noisy at 1 ms)
+    const pw = samples.filter((s) => s.powerW !== undefined && s.tS >= startS && s.tS <= endS).map((s) => s.powerW!);
+    return { ...r, method: m.method, peakPowerW: pw.length ? Math.max(...pw) : r.peakPowerW };
+  }
+  const r = integratePower(samples.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), startS, endS, { shiftS: m.shiftS, maxGapS });
+  return { ...r, method: m.method, resets: 0, wraps: 0 };
+}
+
+export function analyse(inp: AnalysisInput): AnalysisOutput {
+  const warnings: Warning[] = [];
+  const sem = inp.source.semantics;
+  const byDevice = new Map<string, Sample[]>();
+  for (const d of inp.devices) byDevice.set(d.id, []);
+  for (const s of inp.samples) byDevice.get(s.deviceId)?.push(s);
+  for (const arr of byDevice.values()) arr.sort((a, b) => a.tS - b.tS);
+
+  // achieved sampling interval and gaps, per device
+  const spacingMs: number[] = [];
+  const nominalMs = Math.max(inp.source.requestedIntervalMs, sem.updatePeriodMs ?? 0);
+  const gaps: Gap[] = [...inp.source.gaps];
+  for (const [deviceId, arr] of byDevice) {
+    for (let i = 1; i < arr.length; i++) {
+      const d = (arr[i]!.tS - arr[i - 1]!.tS) * 1000;
+      spacingMs.push(d);
+      if (d > 2 * nominalMs && !gaps.some((g) => g.startS <= arr[i - 1]!.tS + 1e-9 && g.endS >= arr[i]!.tS - 1e-9 && (!g.deviceId || g.deviceId === deviceId))) {
+        gaps.push({ startS: arr[i - 1]!.tS, endS: arr[i]!.tS, deviceId, reason: `no sample for ${d.toFixed(0)} ms (more than twice the ${nominalMs} ms interval)` });
+      }
+    }
+  }
+  gaps.sort((a, b) => a.startS - b.startS);
+  const achieved = spacingMs.length ? { median: percentile(spacingMs, 50), p99: percentile(spacingMs, 99) } : null;
+  const maxGapS = (2 * nominalMs) / 1000;
+  const sampleCount = [...byDevice.values()].reduce((n, a) => n + a.length, 0);
+
+  // idle baseline
+  let idle: Idle | null = null;
+  if (inp.idle && inp.idle.endS > inp.idle.startS) {
+    const devices = inp.devices.map((d) => {
+      const arr = byDevice.get(d.id)!;
+      const r = deviceEnergy(sem, arr, inp.idle!.startS, inp.idle!.endS, maxGapS);
+      return { deviceId: d.id, powerW: r.meanPowerW, sampleCount: arr.filter((s) => s.tS >= inp.idle!.startS && s.tS <= inp.idle!.endS).length };
+    });
+    idle = { startS: inp.idle.startS, endS: inp.idle.endS, durationS: inp.idle.endS - inp.idle.startS, powerW: devices.reduce((s, d) => s + d.powerW, 0), devices };
+  } else {
+    warnings.push(warn('NO_IDLE_BASELINE'));
+  }
+
+  const updateMs = Math.max(sem.updatePeriodMs ?? 0, achieved?.median ?? 0);
+  let minCoverage: number | null = null;
+  let shortest: number | null = null;
+  let methodUsed: DevicePower['method'] = 'trapezoid';
+  const reps: Repetition[] = inp.repetitions.map((r) => {
+    const base: Repetition = {
+      index: r.index, status: r.status, phases: r.phases,
+      window: r.window ? { startS: r.window.startS, endS: r.window.endS, durationS: r.window.endS - r.window.startS } : null,
+      tokens: r.tokens, figures: null, devices: [], metrics: r.metrics,
+      ...(r.error ? { error: { ...r.error, repetition: r.index } } : {}),
+      ...(r.exit ? { exit: r.exit } : {}),
+    };
+    if (r.protocolErrors > 0) warnings.push(warn('PROTOCOL_ERRORS', { repetition: r.index }, `${r.protocolErrors} malformed protocol line(s) were ignored.`));
+    if (r.truncatedLines > 0) warnings.push(warn('OUTPUT_TRUNCATED', { repetition: r.index }));
+    if (r.status === 'failed') warnings.push(warn('REPETITION_FAILED', { repetition: r.index }, `Repetition ${r.index} failed: ${r.error?.message ?? 'unknown error'}`));
+    if (r.status !== 'ok' || !r.window || !r.tokens) return base;
+    const { startS, endS } = r.window;
+    const dur = endS - startS;
+    shortest = shortest === null ? dur : Math.min(shortest, dur);
+    const devs: DevicePower[] = [];
+    let energy = 0, peakSum = 0, anyPeak = false, edgeHeld = false;
+    const throttle = new Set<string>();
+    let maxTemp: number | undefined, minClk: number | undefined, maxClk: number | undefined, maxMem: number | undefined;
+    const utils: number[] = [];
+    for (const d of inp.devices) {
+      const arr = byDevice.get(d.id)!;
+      const e = deviceEnergy(sem, arr, startS, endS, maxGapS);
+      methodUsed = e.method;
+      energy += e.energyJ;
+      if (e.peakPowerW !== null) { peakSum += e.peakPowerW; anyPeak = true; }
+      edgeHeld ||= e.edgeHeld;
+      minCoverage = minCoverage === null ? e.coveragePct : Math.min(minCoverage, e.coveragePct);
+      if (e.resets > 0) warnings.push(warn('COUNTER_RESET', { repetition: r.index, deviceId: d.id }));
+      devs.push({ deviceId: d.id, sourceId: inp.source.id, method: e.method, energyJ: e.energyJ, meanPowerW: e.meanPowerW, peakPowerW: e.peakPowerW, sampleCount: e.sampleCount, coveragePct: e.coveragePct });
+      for (const s of arr) {
+        if (s.tS < startS || s.tS > endS) continue;
+        for (const t of s.throttleReasons ?? []) throttle.add(t);
+        if (s.temperatureC !== undefined) maxTemp = Math.max(maxTemp ?? -Infinity, s.temperatureC);
+        if (s.smClockMHz !== undefined) { minClk = Math.min(minClk ?? Infinity, s.smClockMHz); maxClk = Math.max(maxClk ?? -Infinity, s.smClockMHz); }
+        if (s.memoryUsedMiB !== undefined) maxMem = Math.max(maxMem ?? -Infinity, s.memoryUsedMiB);
+        if (s.utilizationPct !== undefined) utils.push(s.utilizationPct);
+      }
+    }
+    if (edgeHeld || (minCoverage !== null && minCoverage < 90)) warnings.push(warn('WINDOW_NOT_COVERED', { repetition: r.index }));
+    if (throttle.size) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during repetition ${r.index}: ${[...throttle].join(', ')}.`));
+    const eff = efficiency(r.tokens.total, energy, dur);
+    const idleSub = idle ? idleSubtracted(energy, idle.powerW, dur) : null;
+    const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs);
+    if (!headline) warnings.push(warn('SHORT_WINDOW', { repetition: r.index }, `Repetition ${r.index}'s window (${dur.toFixed(2)} s) covered fewer than ${MIN_UPDATES_PER_WINDOW} sensor updates of ${updateMs.toFixed(0)} ms; its figure is not a headline. Lengthen the workload.`));
+    const diagnostics: Repetition['diagnostics'] = {};
+    if (maxTemp !== undefined) diagnostics.maxTemperatureC = maxTemp;
+    if (minClk !== undefined) diagnostics.minSmClockMHz = minClk;
+    if (maxClk !== undefined) diagnostics.maxSmClockMHz = maxClk;
+    if (utils.length) diagnostics.meanUtilizationPct = utils.reduce((a, b) => a + b, 0) / utils.length;
+    if (maxMem !== undefined) diagnostics.maxMemoryUsedMiB = maxMem;
+    if (throttle.size) diagnostics.throttleReasons = [...throttle];
+    return {
+      ...base,
+      devices: devs,
+      headline,
+      ...(Object.keys(diagnostics).length ? { diagnostics } : {}),
+      figures: {
+        durationS: dur, energyJ: energy, idleSubtractedEnergyJ: idleSub,
+        meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: anyPeak ? peakSum : null,
+        tokensPerS: eff.tokensPerS, tokensPerJ: eff.tokensPerJ, joulesPerToken: eff.joulesPerToken,
+        idleSubtractedTokensPerJ: idleSub !== null && idleSub > 0 ? r.tokens.total / idleSub : null,
+      },
+    };
+  });
+
+  const good = reps.filter((r) => r.status === 'ok' && r.figures && r.figures.tokensPerJ !== null && r.headline !== false);
+  let summary: Summary | null = null;
+  if (good.length) {
+    const f = (k: keyof NonNullable<Repetition['figures']>) => good.map((r) => r.figures![k]).filter((v): v is number => typeof v === 'number');
+    const metricNames = new Map<string, string>();
+    for (const r of good) for (const m of r.metrics) metricNames.set(m.name, m.unit);
+    const isub = f('idleSubtractedTokensPerJ');
+    summary = {
+      repetitionsOk: good.length, repetitionsTotal: reps.length,
+      tokensPerJ: describe(f('tokensPerJ')), tokensPerS: describe(f('tokensPerS')), energyJ: describe(f('energyJ')),
+      meanPowerW: describe(f('meanPowerW')), joulesPerToken: describe(f('joulesPerToken')),
+      ...(isub.length === good.length ? { idleSubtractedTokensPerJ: describe(isub) } : {}),
+      metrics: [...metricNames].map(([name, unit]) => ({ name, unit, stats: describe(good.map((r) => r.metrics.find((m) => m.name === name)?.value).filter((v): v is number => typeof v === 'number')) })).filter((m) => m.stats.n > 0),
+    };
+    if (summary.tokensPerJ.cvPct !== null && summary.tokensPerJ.cvPct > HIGH_CV_PCT) warnings.push(warn('HIGH_CV', {}, `Tokens per joule varied by ${summary.tokensPerJ.cvPct.toFixed(1)}% (CV) across repetitions, above ${HIGH_CV_PCT}%; raise --repetitions or lengthen the window.`));
+    if (idle && summary.meanPowerW.mean > 0 && idle.powerW > HIGH_IDLE_SHARE * summary.meanPowerW.mean) warnings.push(warn('HIGH_IDLE', {}, `Idle power (${idle.powerW.toFixed(1)} W) was above ${HIGH_IDLE_SHARE * 100}% of loaded power (${summary.meanPowerW.mean.toFixed(1)} W).`));
+    if (inp.targetCiPct !== undefined) {
+      const hw = summary.tokensPerJ.ci95HalfWidth;
+      if (hw === null || (100 * hw) / summary.tokensPerJ.mean > inp.targetCiPct) warnings.push(warn('TARGET_CI_NOT_REACHED', {}, `The 95% CI half-width of tokens per joule stayed above ${inp.targetCiPct}% after ${reps.length} repetitions (maximum ${inp.maxRepetitions ?? reps.length}).`));
+    }
+  }
+  if (good.length < 3 && !inp.interrupted) warnings.push(warn('FEW_REPETITIONS', {}, `Only ${good.length} repetition(s) gave a figure; use --repetitions 3 or more for a confidence interval worth quoting.`));
+  if (inp.source.scope === 'estimated') warnings.push(warn('ESTIMATED_POWER'));
+  if (inp.source.scope === 'host-cpu' || inp.source.scope === 'node') warnings.push(warn('HOST_SCOPE'));
+  if (sem.kind === 'windowed-average') warnings.push(warn('AVERAGED_SENSOR', { sourceId: inp.source.id }));
+  if (inp.source.restarts > 0) warnings.push(warn('SOURCE_RESTARTED', { sourceId: inp.source.id }, `The ${inp.source.id} tool was restarted ${inp.source.restarts} time(s) during the run.`));
+  if (gaps.length) {
+    const worst = gaps.reduce((a, g) => Math.max(a, g.endS - g.startS), 0);
+    warnings.push(warn('SAMPLING_GAP', { sourceId: inp.source.id }, `${gaps.length} sampling gap(s), the longest ${worst.toFixed(2)} s: ${gaps[0]!.reason}.`));
+  }
+  if (inp.interrupted) warnings.push(warn('INTERRUPTED'));
+
+  const status: AnalysisOutput['status'] = inp.interrupted ? 'interrupted' : reps.some((r) => r.status !== 'ok') || reps.length === 0 ? 'failed' : 'ok';
+  const source: Source = {
+    id: inp.source.id, state: 'used', scope: inp.source.scope, semantics: sem, deviceIds: inp.source.deviceIds,
+    requestedIntervalMs: inp.source.requestedIntervalMs, achievedIntervalMs: achieved, sampleCount, gaps, restarts: inp.source.restarts,
+    ...(inp.source.command ? { command: inp.source.command } : {}), ...(inp.source.note ? { note: inp.source.note } : {}),
+  };
+  const fidelity = gradeFidelity({ scope: inp.source.scope, semantics: sem, method: methodUsed, achievedIntervalMs: achieved?.median ?? null, shortestWindowS: shortest, coverageMinPct: minCoverage });
+  return { source, idle, repetitions: reps, summary, warnings, fidelity, status };
+}
+
+export { medianSpacing };

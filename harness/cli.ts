@@ -1,0 +1,46 @@
+// Entry point: dispatch to a command, turn WattbenchErrors into one clear line and exit code 2, and make
+// SIGINT/SIGTERM stop the run cleanly (partial result written, children stopped); a second signal exits at once.
+import { COMMANDS } from './commands/index.js';
+import { EXIT, WattbenchError } from '../lib/errors.js';
+import { killAllChildren } from '../lib/process.js';
+import { toolVersion } from './inventory.js';
+
+function help(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
+  return `wattbench — tokens per joule on AI accelerators\n\nUsage: wattbench <command> [options]   (wattbench <command> --help for details)\n\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') { process.stdout.write(help()); process.exitCode = name ? EXIT.OK : EXIT.OK; return; }
+  if (name === '--version' || name === '-V') { process.stdout.write(`${await toolVersion()}\n`); return; }
+  const cmd = (COMMANDS as Record<string, (typeof COMMANDS)[keyof typeof COMMANDS]>)[name];
+  if (!cmd) {
+    process.stderr.write(`UNKNOWN_COMMAND: no command '${name}' — choose one of: ${Object.keys(COMMANDS).join(', ')}\n`);
+    process.exitCode = EXIT.BAD_INPUT;
+    return;
+  }
+  const ctrl = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) { process.stderr.write(`\n${sig}: stopping; writing what was measured (send again to quit at once)\n`); ctrl.abort(); }
+    else { killAllChildren('SIGKILL'); process.exit(EXIT.INTERRUPTED); }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    process.exitCode = await cmd.run(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ctrl.signal });
+  } catch (err) {
+    if (err instanceof WattbenchError) {
+      process.stderr.write(`${err.describe()}\n`);
+      process.exitCode = err.exit;
+    } else {
+      process.stderr.write(`internal error: ${(err as Error).stack ?? String(err)}\nPlease report this with the command you ran.\n`);
+      process.exitCode = EXIT.RUN_FAILED;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,77 @@
+// `wattbench sample`: only sample a power source for a while, and say what it saw.
+import type { Command } from './command.js';
+import { parseFlags, num } from './command.js';
+import { chooseSource, parseKeyValues } from '../sources.js';
+import { createRunClock, sleepMs } from '../../lib/clock.js';
+import { EXIT, badInput } from '../../lib/errors.js';
+import type { Sample } from '../../results/samples.js';
+import { integrateCounter, integratePower } from '../energy.js';
+import { methodFor } from '../analyse.js';
+
+const options = {
+  source: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' },
+  'source-opt': { type: 'string', multiple: true }, devices: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = `wattbench sample --source NAME --duration S [--interval MS] [--json] [--source-opt K=V] [--devices 0,1]
+
+Sample a power source without running a workload. Prints each device's mean power and energy; with --json,
+every sample and the summary as one JSON document.`;
+
+export const sample: Command = {
+  name: 'sample', summary: 'only sample a power source for a while', usage,
+  async run(argv, io) {
+    const { values: f } = parseFlags(argv, options, 'sample');
+    if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
+    const duration = num(f.duration, '--duration', { min: 0, exclusiveMin: true });
+    if (duration === undefined) throw badInput('BAD_FLAG', 'sample needs --duration S', 'e.g. wattbench sample --source rapl --duration 5');
+    const choice = await chooseSource(io.env, f.source, () => parseKeyValues(f['source-opt'], '--source-opt'));
+    const { driver, probe } = choice.chosen;
+    let devices = probe.devices;
+    if (f.devices) {
+      const want = f.devices.split(',').map((s) => num(s.trim(), '--devices', { integer: true, min: 0 })!);
+      devices = devices.filter((d) => want.includes(d.index ?? -1));
+      if (!devices.length) throw badInput('NO_SUCH_DEVICE', `${driver.meta.id} has none of devices ${f.devices}`, 'see `wattbench devices`');
+    }
+    const intervalMs = Math.max(num(f.interval, '--interval', { min: 0, exclusiveMin: true }) ?? driver.meta.defaultIntervalMs, driver.meta.minIntervalMs);
+    const clock = createRunClock();
+    const samples: Sample[] = [];
+    const gaps: Array<{ startS: number; endS: number; reason: string }> = [];
+    let restarts = 0;
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort();
+    io.signal.addEventListener('abort', onAbort, { once: true });
+    const t0 = clock.nowS();
+    const sampler = await driver.start({
+      devices, intervalMs, clock, signal: ctrl.signal, options: parseKeyValues(f['source-opt'], '--source-opt'), env: io.env, probe,
+      sink: { sample: (s) => samples.push(s), gap: (g) => gaps.push(g), restarted: (why) => { restarts++; io.stderr.write(`warning: ${why}\n`); }, note: (m) => io.stderr.write(`${m}\n`) },
+    });
+    await sleepMs(duration * 1000, io.signal);
+    const t1 = clock.nowS();
+    ctrl.abort();
+    await sampler.stop();
+    io.signal.removeEventListener('abort', onAbort);
+    const perDevice = devices.map((d) => {
+      const mine = samples.filter((s) => s.deviceId === d.id);
+      const m = methodFor(probe.semantics, mine);
+      const e = m.method === 'counter'
+        ? integrateCounter(mine.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! })), t0, t1, { counterMaxJ: probe.semantics.counterMaxJ })
+        : integratePower(mine.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), t0, t1, { shiftS: m.shiftS });
+      return { deviceId: d.id, name: d.name, samples: mine.length, meanPowerW: mine.length ? e.meanPowerW : null, energyJ: mine.length ? e.energyJ : null, method: m.method };
+    });
+    const summary = {
+      source: driver.meta.id, scope: driver.meta.scope, semantics: probe.semantics, durationS: t1 - t0, intervalMs,
+      meanPowerW: perDevice.every((d) => d.meanPowerW === null) ? null : perDevice.reduce((s, d) => s + (d.meanPowerW ?? 0), 0),
+      energyJ: perDevice.every((d) => d.energyJ === null) ? null : perDevice.reduce((s, d) => s + (d.energyJ ?? 0), 0),
+      devices: perDevice, gaps, restarts,
+    };
+    if (f.json) {
+      io.stdout.write(JSON.stringify({ samples: samples.map((s) => ({ ...s, tS: +(s.tS - t0).toFixed(6) })), summary }, null, 2) + '\n');
+    } else {
+      io.stdout.write(`${driver.meta.id} (${driver.meta.scope}, ${probe.semantics.kind}) for ${summary.durationS.toFixed(2)} s at ${intervalMs} ms\n`);
+      for (const d of perDevice) io.stdout.write(`  ${d.deviceId.padEnd(24)} ${String(d.samples).padStart(6)} samples  ${d.meanPowerW === null ? 'no reading' : `${d.meanPowerW.toFixed(2)} W  ${d.energyJ!.toFixed(2)} J`}\n`);
+      if (gaps.length) io.stdout.write(`  ${gaps.length} gap(s); ${restarts} restart(s)\n`);
+    }
+    return io.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK;
+  },
+};

@@ -1,0 +1,156 @@
+// Energy inside a measured window, one definition for the whole tool (GUIDE "Figures").
+//  - power samples: trapezoid over [startS, endS], both edges linearly interpolated from the neighbouring samples;
+//  - energy counter: unwrap (wraparound at counterMaxJ; a reset counts from 0), interpolate at both edges, subtract.
+// Pure functions over arrays: the tests feed them traces with known energy.
+
+export interface PowerPoint { tS: number; powerW: number }
+export interface CounterPoint { tS: number; energyJ: number }
+
+export interface WindowEnergy {
+  energyJ: number;
+  meanPowerW: number;
+  /** Highest reading inside the window (edges included); null when the window holds no reading at all. */
+  peakPowerW: number | null;
+  /** Readings strictly inside the window. */
+  sampleCount: number;
+  /** Percentage of the window with readings on both sides no further apart than maxGapS. */
+  coveragePct: number;
+  /** True when a window edge lay outside the samples and was held at the nearest reading. */
+  edgeHeld: boolean;
+}
+
+/** Linear interpolation of a sorted series at t (held flat beyond either end). */
+function valueAt(ts: number[], vs: number[], t: number): { v: number; held: boolean } {
+  const n = ts.length;
+  if (t <= ts[0]!) return { v: vs[0]!, held: t < ts[0]! };
+  if (t >= ts[n - 1]!) return { v: vs[n - 1]!, held: t > ts[n - 1]! };
+  let lo = 0, hi = n - 1;
+  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (ts[mid]! <= t) lo = mid; else hi = mid; }
+  const t0 = ts[lo]!, t1 = ts[hi]!;
+  const f = t1 === t0 ? 0 : (t - t0) / (t1 - t0);
+  return { v: vs[lo]! + f * (vs[hi]! - vs[lo]!), held: false };
+}
+
+function sortedByTime<T extends { tS: number }>(points: readonly T[]): T[] {
+  for (let i = 1; i < points.length; i++) if (points[i]!.tS < points[i - 1]!.tS) return [...points].sort((a, b) => a.tS - b.tS);
+  return points as T[];
+}
+
+/** Share of [startS, endS] covered by sample spacing ≤ maxGapS. */
+function coverage(ts: number[], startS: number, endS: number, maxGapS: number): number {
+  const dur = endS - startS;
+  if (dur <= 0) return 100;
+  let covered = 0;
+  for (let i = 1; i < ts.length; i++) {
+    const a = ts[i - 1]!, b = ts[i]!;
+    if (b - a > maxGapS) continue;
+    const lo = Math.max(a, startS), hi = Math.min(b, endS);
+    if (hi > lo) covered += hi - lo;
+  }
+  return Math.min(100, (100 * covered) / dur);
+}
+
+export interface IntegrateOptions {
+  /** Gap threshold for coverage, s (default: 2 × median spacing). */
+  maxGapS?: number;
+  /** Move every reading this many seconds earlier first (windowed-average sensors report late). */
+  shiftS?: number;
+}
+
+/** Trapezoid over power samples inside [startS, endS], edges interpolated. */
+export function integratePower(points: readonly PowerPoint[], startS: number, endS: number, opts: IntegrateOptions = {}): WindowEnergy {
+  if (!(endS >= startS)) throw new RangeError(`window end ${endS} is before its start ${startS}`);
+  const pts = sortedByTime(points.filter((p) => Number.isFinite(p.powerW) && Number.isFinite(p.tS)));
+  if (pts.length === 0) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: 0, coveragePct: 0, edgeHeld: true };
+  const shift = opts.shiftS ?? 0;
+  const ts = pts.map((p) => p.tS - shift);
+  const vs = pts.map((p) => p.powerW);
+  const dur = endS - startS;
+  const a = valueAt(ts, vs, startS);
+  const b = valueAt(ts, vs, endS);
+  if (dur === 0) return { energyJ: 0, meanPowerW: a.v, peakPowerW: a.v, sampleCount: 0, coveragePct: 100, edgeHeld: a.held };
+  let energy = 0, prevT = startS, prevV = a.v, peak = Math.max(a.v, b.v), inside = 0;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (t <= startS) continue;
+    if (t >= endS) break;
+    energy += 0.5 * (prevV + vs[i]!) * (t - prevT);
+    prevT = t; prevV = vs[i]!;
+    if (vs[i]! > peak) peak = vs[i]!;
+    inside++;
+  }
+  energy += 0.5 * (prevV + b.v) * (endS - prevT);
+  const maxGap = opts.maxGapS ?? 2 * medianSpacing(ts);
+  return { energyJ: energy, meanPowerW: energy / dur, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(ts, startS, endS, maxGap), edgeHeld: a.held || b.held };
+}
+
+export function medianSpacing(ts: readonly number[]): number {
+  if (ts.length < 2) return Infinity;
+  const d: number[] = [];
+  for (let i = 1; i < ts.length; i++) d.push(ts[i]! - ts[i - 1]!);
+  d.sort((x, y) => x - y);
+  return d[Math.floor(d.length / 2)]!;
+}
+
+export interface CounterEnergy extends WindowEnergy {
+  /** Counter went backwards by more than a wrap explains (driver reload): energy since the reset counted from 0. */
+  resets: number;
+  wraps: number;
+}
+
+/** Turn raw counter readings into a monotonic cumulative series, undoing wraparound and resets. */
+export function unwrapCounter(points: readonly CounterPoint[], counterMaxJ?: number): { ts: number[]; cum: number[]; wraps: number; resets: number } {
+  const pts = sortedByTime(points.filter((p) => Number.isFinite(p.energyJ) && Number.isFinite(p.tS)));
+  const ts: number[] = [], cum: number[] = [];
+  let wraps = 0, resets = 0, acc = 0;
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!;
+    if (i > 0) {
+      let d = p.energyJ - pts[i - 1]!.energyJ;
+      if (d < 0) {
+        // a wrap lands near 0 after being near the maximum; anything else is a reset (count from 0 again)
+        if (counterMaxJ && pts[i - 1]!.energyJ > counterMaxJ / 2 && p.energyJ < counterMaxJ / 2) { d += counterMaxJ; wraps++; }
+        else { d = p.energyJ; resets++; }
+      }
+      acc += d;
+    }
+    ts.push(p.tS); cum.push(acc);
+  }
+  return { ts, cum, wraps, resets };
+}
+
+/** Energy from a counter: unwrapped value at endS minus value at startS (both interpolated). */
+export function integrateCounter(points: readonly CounterPoint[], startS: number, endS: number, opts: { counterMaxJ?: number; maxGapS?: number } = {}): CounterEnergy {
+  if (!(endS >= startS)) throw new RangeError(`window end ${endS} is before its start ${startS}`);
+  const u = unwrapCounter(points, opts.counterMaxJ);
+  if (u.ts.length < 2) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: u.ts.length, coveragePct: 0, edgeHeld: true, resets: u.resets, wraps: u.wraps };
+  const a = valueAt(u.ts, u.cum, startS);
+  const b = valueAt(u.ts, u.cum, endS);
+  const dur = endS - startS;
+  const energy = b.v - a.v;
+  // peak power from consecutive differences inside the window
+  let peak: number | null = null, inside = 0;
+  for (let i = 1; i < u.ts.length; i++) {
+    const t0 = u.ts[i - 1]!, t1 = u.ts[i]!;
+    if (t1 <= startS || t0 >= endS || t1 === t0) continue;
+    const p = (u.cum[i]! - u.cum[i - 1]!) / (t1 - t0);
+    if (peak === null || p > peak) peak = p;
+    if (t1 < endS) inside++;
+  }
+  const maxGap = opts.maxGapS ?? 2 * medianSpacing(u.ts);
+  return { energyJ: energy, meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(u.ts, startS, endS, maxGap), edgeHeld: a.held || b.held, resets: u.resets, wraps: u.wraps };
+}
+
+/** Idle-subtracted energy: E − P_idle × duration. */
+export function idleSubtracted(energyJ: number, idlePowerW: number, durationS: number): number {
+  return energyJ - idlePowerW * durationS;
+}
+
+/** The headline ratios, defined once. */
+export function efficiency(tokens: number, energyJ: number, durationS: number) {
+  return {
+    tokensPerS: durationS > 0 ? tokens / durationS : 0,
+    tokensPerJ: energyJ > 0 ? tokens / energyJ : null,
+    joulesPerToken: tokens > 0 ? energyJ / tokens : null,
+  };
+}

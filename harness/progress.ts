@@ -1,0 +1,42 @@
+// Progress for long work: on a terminal a live status line per run; when piped or in CI plain timestamped lines;
+// with --quiet nothing. Always on stderr, so stdout stays clean for --json output.
+
+export interface Status { label: string; phase: string; elapsedS: number; remainingS?: number; powerW?: number; tokensPerS?: number }
+
+export interface Progress {
+  phase(label: string, phase: string, detail?: string): void;
+  status(s: Status): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  end(): void;
+}
+
+const fmt = (x: number | undefined, d = 1, unit = '') => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(d)}${unit}`);
+
+export function createProgress(mode: 'auto' | 'tty' | 'plain' | 'quiet', stream: NodeJS.WriteStream = process.stderr): Progress {
+  const m = mode === 'auto' ? (stream.isTTY && !process.env.CI ? 'tty' : 'plain') : mode;
+  if (m === 'quiet') return { phase() {}, status() {}, info() {}, warn: (msg) => stream.write(`warning: ${msg}\n`), end() {} };
+  const stamp = () => new Date().toISOString().slice(11, 19);
+  if (m === 'plain') {
+    return {
+      phase: (label, phase, detail) => stream.write(`${stamp()} ${label}: ${phase}${detail ? ` — ${detail}` : ''}\n`),
+      status() {},
+      info: (msg) => stream.write(`${stamp()} ${msg}\n`),
+      warn: (msg) => stream.write(`${stamp()} warning: ${msg}\n`),
+      end() {},
+    };
+  }
+  let line = '';
+  const clear = () => { if (line) { stream.write('\r\x1b[2K'); line = ''; } };
+  return {
+    phase: (label, phase, detail) => { clear(); stream.write(`${label}: ${phase}${detail ? ` — ${detail}` : ''}\n`); },
+    status: (s) => {
+      clear();
+      line = `  ${s.phase.padEnd(10)} ${fmt(s.elapsedS, 0, 's')}${s.remainingS !== undefined ? ` / ~${fmt(s.remainingS, 0, 's')} left` : ''}  ${fmt(s.powerW, 1, ' W')}  ${s.tokensPerS !== undefined ? fmt(s.tokensPerS, 0, ' tok/s') : ''}`;
+      stream.write(line);
+    },
+    info: (msg) => { clear(); stream.write(`${msg}\n`); },
+    warn: (msg) => { clear(); stream.write(`warning: ${msg}\n`); },
+    end: clear,
+  };
+}

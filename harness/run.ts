@@ -1,0 +1,293 @@
+// The run lifecycle, in a fixed, documented order (README "The run"):
+//   1 inventory → 2 probe sources → 3 idle baseline → per repetition: 4 warm-up → 5 measured window → 6 cooldown
+//   → 7 result (integrate, statistics, validate, atomic write).
+// Samplers run from the idle baseline to the end of the last cooldown; every sample and event is stamped on one
+// run clock and streamed to the raw samples file as it arrives, so nothing measured is lost to a crash or signal.
+import { join, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Device, Metric, Source, WattbenchResult, Settings } from '../results/types.gen.js';
+import { SampleLog, type Sample } from '../results/samples.js';
+import { writeResult, checkWritableDir } from '../results/io.js';
+import { SCHEMA_VERSION } from '../results/validate.js';
+import { createRunClock, sleepMs, type RunClock } from '../lib/clock.js';
+import { badInput, WattbenchError, errorMessage } from '../lib/errors.js';
+import type { Workload, WorkloadDescription } from '../workloads/workload.js';
+import type { Sampler } from '../drivers/driver.js';
+import { chooseSource, type SourceChoice } from './sources.js';
+import { hostFacts, toolVersion, gitCommit } from './inventory.js';
+import { analyse, type RepetitionRaw, type SourceRun } from './analyse.js';
+import type { Progress } from './progress.js';
+
+export interface RunRequest {
+  label: string;
+  workload: Workload<unknown>;
+  config: unknown;
+  description: WorkloadDescription;
+  sourceId?: string;
+  sourceOptions: Record<string, Record<string, string>>;
+  deviceIndices?: number[];
+  repetitions: number;
+  maxRepetitions?: number;
+  targetCiPct?: number;
+  idleS: number;
+  cooldownS: number;
+  intervalMs?: number;
+  timeoutS?: number;
+  outDir: string;
+  runId?: string;
+  recordHostname: boolean;
+  suite?: Settings['suite'];
+  /** Extra software versions a workload's preflight learned (python, torch). */
+  software?: Record<string, string>;
+}
+
+export interface RunOutcome {
+  result: WattbenchResult;
+  resultPath: string;
+  samplesPath: string;
+}
+
+/** Phases in the order they happen; the samples file records each with its time (tests check the order). */
+export const RUN_ORDER = ['inventory', 'probe', 'idle', 'warmup', 'window', 'cooldown', 'result'] as const;
+
+export function makeRunId(label: string, at = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'run';
+  return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+function visibilityEnv(choice: SourceChoice, devices: Device[]): Record<string, string> {
+  const vars = choice.chosen.driver.meta.visibilityEnv ?? [];
+  const value = devices.map((d) => String(d.index ?? 0)).join(',');
+  return Object.fromEntries(vars.map((v) => [v, value]));
+}
+
+export async function executeRun(req: RunRequest, progress: Progress, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<RunOutcome> {
+  const clock: RunClock = createRunClock();
+  const runId = req.runId ?? makeRunId(req.label);
+  const resultPath = join(req.outDir, `${runId}.json`);
+  const samplesPath = join(req.outDir, `${runId}.samples.jsonl`);
+  const phaseLog: Array<{ tS: number; phase: string; repetition?: number }> = [];
+  const mark = (phase: string, repetition?: number) => phaseLog.push({ tS: clock.nowS(), phase, ...(repetition !== undefined ? { repetition } : {}) });
+
+  // a folder we cannot write is known before anything is measured
+  const unwritable = await checkWritableDir(req.outDir);
+  if (unwritable) throw badInput('OUTPUT_NOT_WRITABLE', `cannot write results to ${req.outDir}: ${unwritable}`, 'choose another folder with --out, or fix its permissions / free space');
+
+  // 1. inventory
+  mark('inventory');
+  progress.phase(req.label, 'inventory');
+  const [host, version, commit] = await Promise.all([hostFacts(req.recordHostname), toolVersion(), gitCommit()]);
+
+  // 2. probe the power sources and choose
+  mark('probe');
+  progress.phase(req.label, 'probe');
+  const choice = await chooseSource(env, req.sourceId, (id) => req.sourceOptions[id] ?? {});
+  const { driver, probe } = choice.chosen;
+  let devices = probe.devices;
+  if (req.deviceIndices?.length) {
+    const missing = req.deviceIndices.filter((i) => !devices.some((d) => d.index === i));
+    if (missing.length) throw badInput('NO_SUCH_DEVICE', `${driver.meta.id} has no device ${missing.join(', ')} (it has ${devices.map((d) => d.index).join(', ')})`, 'pick indices that `wattbench devices` lists');
+    devices = devices.filter((d) => req.deviceIndices!.includes(d.index ?? -1));
+  }
+  const intervalMs = Math.max(req.intervalMs ?? driver.meta.defaultIntervalMs, driver.meta.minIntervalMs);
+  progress.info(`  source: ${driver.meta.id} (${driver.meta.scope}, ${probe.semantics.kind}) on ${devices.map((d) => d.name).join(', ')}`);
+
+  const log = new SampleLog(samplesPath);
+  for (const p of phaseLog) log.write({ type: 'phase', ...p });
+  const phase = (name: string, repetition?: number) => { mark(name, repetition); log.write({ type: 'phase', ...phaseLog[phaseLog.length - 1]! }); };
+
+  const samples: Sample[] = [];
+  const srcRun: SourceRun = { id: driver.meta.id, scope: driver.meta.scope, semantics: probe.semantics, deviceIds: devices.map((d) => d.id), requestedIntervalMs: intervalMs, restarts: 0, gaps: [], ...(probe.note ? { note: probe.note } : {}) };
+  let lastPower = new Map<string, number>();
+  const samplerAbort = new AbortController();
+  let sampler: Sampler | undefined;
+  const repetitions: RepetitionRaw[] = [];
+  let idleWindow: { startS: number; endS: number } | null = null;
+  let interrupted = false;
+  const errors: WattbenchResult['errors'] = [];
+
+  const stopAll = () => samplerAbort.abort();
+  signal.addEventListener('abort', stopAll, { once: true });
+  try {
+    sampler = await driver.start({
+      devices, intervalMs, clock, signal: samplerAbort.signal, options: req.sourceOptions[driver.meta.id] ?? {}, env, probe,
+      sink: {
+        sample: (s) => { samples.push(s); log.write({ type: 'sample', ...s }); if (s.powerW !== undefined) lastPower.set(s.deviceId, s.powerW); },
+        gap: (g) => { srcRun.gaps.push({ ...g, reason: g.reason.slice(0, 1000) }); log.write({ type: 'gap', sourceId: driver.meta.id, ...g }); },
+        restarted: (why) => { srcRun.restarts++; progress.warn(`${driver.meta.id}: ${why}`); },
+        note: (msg) => progress.info(`  ${msg}`),
+      },
+    });
+    if (sampler.command) srcRun.command = sampler.command;
+
+    // 3. idle baseline
+    if (req.idleS > 0 && !signal.aborted) {
+      phase('idle');
+      progress.phase(req.label, 'idle baseline', `${req.idleS} s`);
+      const t0 = clock.nowS();
+      const ticker = setInterval(() => progress.status({ label: req.label, phase: 'idle', elapsedS: clock.nowS() - t0, remainingS: req.idleS - (clock.nowS() - t0), powerW: sum(lastPower) }), 250);
+      await sleepMs(req.idleS * 1000, signal);
+      clearInterval(ticker);
+      idleWindow = { startS: t0, endS: clock.nowS() };
+    }
+
+    const wlEnv = { ...env, ...visibilityEnv(choice, devices) };
+    const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
+    for (let i = 0; i < maxReps && !signal.aborted; i++) {
+      const raw = await runRepetition(i, req, clock, signal, wlEnv, devices, progress, phase, () => sum(lastPower));
+      repetitions.push(raw);
+      log.write({ type: 'event', tS: clock.nowS(), repetition: i, event: 'repetition_end', data: { status: raw.status } });
+      if (raw.status === 'interrupted') break;
+      // 6. cooldown
+      if (req.cooldownS > 0 && !signal.aborted) {
+        phase('cooldown', i);
+        progress.phase(req.label, `cooldown ${i + 1}`, `${req.cooldownS} s`);
+        await sleepMs(req.cooldownS * 1000, signal);
+      }
+      if (req.targetCiPct !== undefined && i + 1 >= req.repetitions && targetReached(req, srcRun, devices, samples, idleWindow, repetitions)) break;
+    }
+  } catch (err) {
+    if (err instanceof WattbenchError) throw err;
+    errors.push({ code: 'RUN_ERROR', message: errorMessage(err).slice(0, 8000) });
+  } finally {
+    signal.removeEventListener('abort', stopAll);
+    samplerAbort.abort();
+    await sampler?.stop().catch((err) => errors.push({ code: 'SAMPLER_STOP', message: errorMessage(err) }));
+  }
+  interrupted = signal.aborted;
+
+  // 7. result
+  phase('result');
+  progress.phase(req.label, 'result');
+  const a = analyse({ source: srcRun, devices, samples, idle: idleWindow, repetitions, interrupted, repetitionsRequested: req.repetitions, targetCiPct: req.targetCiPct, maxRepetitions: req.maxRepetitions });
+  const parameters = repetitions.flatMap((r) => r.metrics).find((m) => m.name === 'parameters')?.value;
+  const result: WattbenchResult = {
+    schemaVersion: SCHEMA_VERSION,
+    runId,
+    status: errors.length && a.status === 'ok' ? 'failed' : a.status,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'wattbench', version, ...(commit ? { gitCommit: commit } : {}) },
+    clock: { anchorWallTime: new Date(clock.anchorWallMs).toISOString(), source: 'process.hrtime' },
+    host,
+    software: { node: process.versions.node, ...(probe.software ?? {}), ...(req.software ?? {}) },
+    devices,
+    workload: {
+      id: req.workload.meta.id, name: req.description.name, kind: req.description.kind,
+      ...(req.description.modelSize ? { modelSize: req.description.modelSize } : {}),
+      ...(req.description.parameters ?? parameters ? { parameters: (req.description.parameters ?? parameters)! } : {}),
+      ...(req.description.dtype ? { dtype: req.description.dtype } : {}),
+      ...(req.description.backend ? { backend: req.description.backend } : {}),
+      config: req.config as Record<string, unknown>,
+    },
+    settings: {
+      repetitions: req.repetitions, idleS: req.idleS, cooldownS: req.cooldownS, intervalMs,
+      ...(req.maxRepetitions !== undefined ? { maxRepetitions: req.maxRepetitions } : {}),
+      ...(req.targetCiPct !== undefined ? { targetCiPct: req.targetCiPct } : {}),
+      ...(req.timeoutS !== undefined ? { timeoutS: req.timeoutS } : {}),
+      ...(req.sourceId ? { sourceRequested: req.sourceId } : {}),
+      ...(req.suite ? { suite: req.suite } : {}),
+    },
+    sources: [a.source, ...choice.others] as Source[],
+    idle: a.idle,
+    repetitions: a.repetitions,
+    summary: a.summary,
+    warnings: a.warnings,
+    errors,
+    rawSamples: { file: basename(samplesPath), format: 'wattbench-samples-jsonl-v1' },
+    fidelity: a.fidelity,
+  };
+  await log.close();
+  await writeResult(resultPath, result);
+  return { result, resultPath, samplesPath };
+}
+
+function sum(m: Map<string, number>): number | undefined {
+  if (m.size === 0) return undefined;
+  let s = 0;
+  for (const v of m.values()) s += v;
+  return s;
+}
+
+function targetReached(req: RunRequest, src: SourceRun, devices: Device[], samples: Sample[], idle: { startS: number; endS: number } | null, reps: RepetitionRaw[]): boolean {
+  const a = analyse({ source: src, devices, samples, idle, repetitions: reps, interrupted: false, repetitionsRequested: req.repetitions });
+  const s = a.summary?.tokensPerJ;
+  if (!s || s.ci95HalfWidth === null || s.mean === 0) return false;
+  return (100 * s.ci95HalfWidth) / s.mean <= req.targetCiPct!;
+}
+
+async function runRepetition(
+  index: number, req: RunRequest, clock: RunClock, signal: AbortSignal, env: NodeJS.ProcessEnv, devices: Device[],
+  progress: Progress, phase: (name: string, rep?: number) => void, power: () => number | undefined,
+): Promise<RepetitionRaw> {
+  const label = `${req.label} [${index + 1}/${req.repetitions}]`;
+  const phases: RepetitionRaw['phases'] = [{ phase: 'start', startS: clock.nowS() }];
+  let windowStart: number | undefined, windowEnd: number | undefined;
+  const tokens = { total: 0, input: 0, output: 0, sawInput: false, sawOutput: false };
+  const metrics = new Map<string, Metric>();
+  let protocolErrors = 0, truncatedLines = 0;
+  const closeLast = (t: number) => { const last = phases[phases.length - 1]; if (last && last.endS === undefined) last.endS = t; };
+  const ticker = setInterval(() => {
+    const inWindow = windowStart !== undefined && windowEnd === undefined;
+    const el = clock.nowS() - (inWindow ? windowStart! : phases[0]!.startS);
+    progress.status({ label, phase: inWindow ? 'window' : windowStart === undefined ? 'warm-up' : 'finishing', elapsedS: el, powerW: power(), tokensPerS: inWindow && el > 0 ? tokens.total / el : undefined });
+  }, 250);
+  progress.phase(label, 'start');
+  // a run-level timeout stops this repetition only; a signal stops everything
+  const repAbort = new AbortController();
+  let timedOut = false;
+  const onAbort = () => repAbort.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const timer = req.timeoutS ? setTimeout(() => { timedOut = true; repAbort.abort(); }, req.timeoutS * 1000) : undefined;
+  let outcome = await req.workload.run(req.config, {
+    repetition: index, clock, signal: repAbort.signal, env, devices,
+    onEvent: ({ tS, e }) => {
+      switch (e.event) {
+        case 'warmup_start': closeLast(tS); phases.push({ phase: 'warmup', startS: tS }); phase('warmup', index); break;
+        case 'window_start': if (windowStart === undefined) { closeLast(tS); windowStart = tS; phases.push({ phase: 'window', startS: tS }); phase('window', index); } break;
+        case 'window_end': if (windowStart !== undefined && windowEnd === undefined) { windowEnd = tS; closeLast(tS); phases.push({ phase: 'done', startS: tS }); } break;
+        case 'tokens':
+          if (windowStart !== undefined && windowEnd === undefined) {
+            tokens.total += e.tokens;
+            if (e.input !== undefined) { tokens.input += e.input; tokens.sawInput = true; }
+            if (e.output !== undefined) { tokens.output += e.output; tokens.sawOutput = true; }
+          }
+          break;
+        case 'metric': metrics.set(e.name, { name: e.name, value: e.value, unit: e.unit }); break;
+        case 'start': {
+          const p = e.info?.parameters;
+          if (typeof p === 'number' && Number.isFinite(p)) metrics.set('parameters', { name: 'parameters', value: p, unit: 'count' });
+          break;
+        }
+        default: break;
+      }
+    },
+    onLog: () => {},
+    onProtocolError: (_line, why) => { protocolErrors++; if (why.includes('cut')) truncatedLines++; },
+  });
+  clearInterval(ticker);
+  if (timer) clearTimeout(timer);
+  signal.removeEventListener('abort', onAbort);
+  if (timedOut && !signal.aborted) outcome = { state: 'timed-out', reason: `still running after the ${req.timeoutS} s timeout; stopped`, stderrTail: outcome.state === 'failed' ? outcome.stderrTail : '' };
+  const end = clock.nowS();
+  closeLast(end);
+  const exit = outcome.state === 'completed' || outcome.state === 'failed' ? { exitCode: outcome.exitCode, signal: outcome.signal } : undefined;
+  const base = { index, phases, metrics: [...metrics.values()], protocolErrors, truncatedLines, ...(exit ? { exit } : {}) };
+  const tok = { total: Math.round(tokens.total), ...(tokens.sawInput ? { input: Math.round(tokens.input) } : {}), ...(tokens.sawOutput ? { output: Math.round(tokens.output) } : {}) };
+  if (outcome.state === 'stopped' || signal.aborted) {
+    progress.phase(label, 'interrupted');
+    return { ...base, status: 'interrupted', window: null, tokens: null };
+  }
+  if (outcome.state !== 'completed') {
+    const message = outcome.reason;
+    progress.warn(`${label} failed: ${message}`);
+    return { ...base, status: 'failed', window: null, tokens: null, error: { code: outcome.state === 'timed-out' ? 'WORKLOAD_TIMEOUT' : 'WORKLOAD_FAILED', message, ...(outcome.stderrTail ? { stderrTail: outcome.stderrTail.slice(-16000) } : {}) } };
+  }
+  if (windowStart === undefined || windowEnd === undefined) {
+    const message = windowStart === undefined ? 'the workload exited without signalling window_start' : 'the workload exited without signalling window_end';
+    progress.warn(`${label} failed: ${message}`);
+    return { ...base, status: 'failed', window: null, tokens: null, error: { code: 'NO_WINDOW', message } };
+  }
+  progress.phase(label, 'measured', `${(windowEnd - windowStart).toFixed(1)} s, ${tok.total} tokens`);
+  return { ...base, status: 'ok', window: { startS: windowStart, endS: windowEnd }, tokens: tok };
+}

@@ -1,0 +1,65 @@
+// Statistics across repetitions and over latency samples: mean, sample standard deviation (n − 1), 95% confidence
+// interval with Student's t, coefficient of variation, and percentiles by linear interpolation between closest
+// ranks (Hyndman & Fan type 7, the default of R and NumPy).
+import type { Stats } from '../results/types.gen.js';
+
+// two-sided 95% critical values of Student's t for 1..30 degrees of freedom
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+export function tCritical95(df: number): number {
+  if (df < 1) return NaN;
+  if (df <= 30) return T975[Math.floor(df) - 1]!;
+  // Cornish–Fisher expansion around z = 1.959964; within 0.001 of the exact value for df > 30
+  const z = 1.959964;
+  return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
+}
+
+export function mean(xs: readonly number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return xs.length ? s / xs.length : NaN;
+}
+
+export function sampleSd(xs: readonly number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  let s = 0;
+  for (const x of xs) s += (x - m) ** 2;
+  return Math.sqrt(s / (xs.length - 1));
+}
+
+const orNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+export function describe(xs: readonly number[]): Stats {
+  const n = xs.length;
+  const m = mean(xs);
+  const sd = sampleSd(xs);
+  const half = n >= 2 ? tCritical95(n - 1) * sd / Math.sqrt(n) : NaN;
+  return {
+    n,
+    mean: n ? m : 0,
+    sd: orNull(sd),
+    ci95Low: orNull(m - half),
+    ci95High: orNull(m + half),
+    ci95HalfWidth: orNull(half),
+    cvPct: n >= 2 && m !== 0 ? orNull((100 * sd) / Math.abs(m)) : null,
+    min: n ? Math.min(...xs) : 0,
+    max: n ? Math.max(...xs) : 0,
+  };
+}
+
+export const PERCENTILE_METHOD = 'linear interpolation between closest ranks (Hyndman & Fan type 7)';
+
+/** p in [0, 100]; xs need not be sorted. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return percentileSorted(s, p);
+}
+
+export function percentileSorted(s: readonly number[], p: number): number {
+  if (s.length === 0) return NaN;
+  const h = (s.length - 1) * (p / 100);
+  const lo = Math.floor(h), hi = Math.ceil(h);
+  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
+}

@@ -1,0 +1,27 @@
+// The short table at the end of `wattbench run`, in the spirit of hyperfine's summary.
+import { relative } from 'node:path';
+import type { RunOutcome } from './run.js';
+import type { Stats } from '../results/types.gen.js';
+
+export function fmtStat(s: Stats | undefined, digits = 3): string {
+  if (!s || s.n === 0) return '–';
+  const sig = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(Math.max(0, digits - 1)) : x.toPrecision(digits));
+  return s.ci95HalfWidth !== null ? `${sig(s.mean)} ± ${sig(s.ci95HalfWidth)}` : sig(s.mean);
+}
+
+export function printSummary(outcomes: RunOutcome[], out: NodeJS.WritableStream): void {
+  for (const { result: r, resultPath } of outcomes) {
+    const used = r.sources.find((s) => s.state === 'used');
+    const scope = used && used.state === 'used' ? used.scope : '?';
+    const s = r.summary;
+    out.write(`\n${r.workload.name}  ·  ${used?.id ?? '?'} (${scope})  ·  ${s ? `${s.repetitionsOk}/${s.repetitionsTotal}` : `0/${r.repetitions.length}`} repetitions ok  ·  ${r.status}\n`);
+    if (s) {
+      out.write(`  tokens/J      ${fmtStat(s.tokensPerJ).padEnd(22)} (mean ± 95% CI)${s.tokensPerJ.cvPct !== null ? `   CV ${s.tokensPerJ.cvPct.toFixed(1)}%` : ''}\n`);
+      out.write(`  tokens/s      ${fmtStat(s.tokensPerS)}\n`);
+      out.write(`  mean power    ${fmtStat(s.meanPowerW)} W${r.idle ? `   (idle ${r.idle.powerW.toFixed(1)} W)` : ''}\n`);
+      out.write(`  J/token       ${fmtStat(s.joulesPerToken)}\n`);
+    }
+    for (const w of r.warnings) out.write(`  ! ${w.code}: ${w.message}\n`);
+    out.write(`  result: ${relative(process.cwd(), resultPath) || resultPath}\n`);
+  }
+}

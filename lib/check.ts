@@ -1,0 +1,26 @@
+// Config checking with ajv: the first problem becomes one exit-2 message naming the file, the JSON pointer and
+// what was expected. Used for suite files and for each workload's own config.
+import AjvModule from 'ajv';
+import { badInput } from './errors.js';
+
+const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+type Validate = ((d: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }> | null };
+const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): Validate })({ allErrors: false, strict: false, useDefaults: true });
+const cache = new WeakMap<object, Validate>();
+
+export function problemText(e: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }): string {
+  if (e.keyword === 'additionalProperties') return `unknown key '${String(e.params.additionalProperty)}'`;
+  if (e.keyword === 'enum') return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'required') return `missing required key '${String(e.params.missingProperty)}'`;
+  return e.message ?? e.keyword;
+}
+
+/** Validate (and fill defaults into) `data`; throw BAD_CONFIG naming `where` + pointer on the first problem. */
+export function checkAgainst<T>(schema: object, data: unknown, where: string, basePointer = ''): T {
+  let v = cache.get(schema);
+  if (!v) { v = ajv.compile(schema); cache.set(schema, v); }
+  if (v(data)) return data as T;
+  const e = v.errors![0]!;
+  const pointer = `${basePointer}${e.instancePath}` || '/';
+  throw badInput('BAD_CONFIG', `${where}: at ${pointer}: ${problemText(e)}`, 'fix that value (see README "Suite files")');
+}

@@ -1,0 +1,31 @@
+// The closed set of warning codes (mirrors the enum in schema.json) and the sentence a report shows for each,
+// with the flag or action that fixes it where there is one.
+import type { Warning } from './types.gen.js';
+
+export type WarningCode = Warning['code'];
+
+export const WARNING_TEXT: Record<WarningCode, string> = {
+  HIGH_CV: 'Tokens per joule varied by more than 5% (coefficient of variation) across repetitions; raise --repetitions or lengthen the window.',
+  SHORT_WINDOW: 'The measured window covered fewer than 10 sensor updates; the energy is unreliable. Lengthen the workload (more steps or tokens).',
+  SAMPLING_GAP: 'The power samples had a gap longer than twice the sampling interval.',
+  ESTIMATED_POWER: 'Power was estimated (CPU utilization × TDP), not measured. Do not compare it with measured figures.',
+  HIGH_IDLE: 'Idle power was above 50% of loaded power: the workload barely loads this device, or the device never idles.',
+  THROTTLED: 'The device throttled (power, thermal or clock limits) during the window.',
+  SOURCE_RESTARTED: 'The power sensor tool stopped and was restarted during the run.',
+  WINDOW_NOT_COVERED: 'Power samples did not cover the whole measured window; the edges were held at the nearest reading.',
+  REPETITION_FAILED: 'A repetition failed; it is excluded from the statistics.',
+  INTERRUPTED: 'The run was interrupted; the figures cover the repetitions that finished.',
+  NO_IDLE_BASELINE: 'No idle baseline was measured (--idle 0), so idle-subtracted figures are absent.',
+  FEW_REPETITIONS: 'Fewer than 3 repetitions succeeded; the confidence interval is wide or absent.',
+  AVERAGED_SENSOR: 'The sensor reports a moving average; readings were shifted back by its lag before integration.',
+  COUNTER_RESET: 'The energy counter went backwards (driver reload or reset); that stretch was integrated from power instead.',
+  TARGET_CI_NOT_REACHED: 'The target confidence interval was not reached within the maximum number of repetitions.',
+  CLIENT_BEHIND_SCHEDULE: 'The load generator sent requests late against its schedule; the client, not the server, may have limited throughput.',
+  USAGE_FROM_CLIENT: 'The server sent no token usage; output tokens were counted by the client.',
+  REQUESTS_FAILED: 'Some requests failed; they are counted and reported, not dropped.',
+  CLOCK_SKEW: 'Node clocks disagreed by more than the allowed skew.',
+  PARTIAL_DEVICE_POWER: 'Some devices had no power reading (e.g. secondary dies reported on the primary).',
+  HOST_SCOPE: 'Power covers the whole CPU package or node, not only the workload.',
+  PROTOCOL_ERRORS: 'The workload printed malformed protocol lines; they were ignored.',
+  OUTPUT_TRUNCATED: 'The workload printed lines longer than the limit; they were cut.',
+};

@@ -1,0 +1,29 @@
+import { describe, it, expect } from 'vitest';
+import { describe as stats, percentile, tCritical95 } from '../../harness/stats.js';
+
+describe('stats', () => {
+  it('mean, sample sd, Student-t CI and CV', () => {
+    const s = stats([10, 12, 14]);
+    expect(s.mean).toBe(12);
+    expect(s.sd).toBeCloseTo(2, 12);
+    expect(s.ci95HalfWidth).toBeCloseTo(4.303 * 2 / Math.sqrt(3), 9);
+    expect(s.cvPct).toBeCloseTo(100 * 2 / 12, 9);
+    expect(s.ci95Low! + s.ci95HalfWidth!).toBeCloseTo(12, 9);
+  });
+  it('one value has no spread and no interval', () => {
+    const s = stats([5]);
+    expect(s.sd).toBeNull();
+    expect(s.ci95HalfWidth).toBeNull();
+    expect(s.cvPct).toBeNull();
+  });
+  it('t critical values beyond the table', () => {
+    expect(tCritical95(30)).toBeCloseTo(2.042, 3);
+    expect(tCritical95(60)).toBeCloseTo(2.0003, 3);
+    expect(tCritical95(1000)).toBeCloseTo(1.9623, 3);
+  });
+  it('percentiles by linear interpolation (type 7)', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([1, 2, 3, 4, 5], 90)).toBeCloseTo(4.6, 12);
+    expect(percentile([7], 99)).toBe(7);
+  });
+});

@@ -1,0 +1,63 @@
+// The contract every workload implements. Most workloads are programs that speak the event protocol on stdout
+// (workloads/PROTOCOL.md); the harness stamps each event on the run clock as it arrives.
+import type { RunClock } from '../lib/clock.js';
+import type { Device, Metric } from '../results/types.gen.js';
+
+export type WorkloadEvent =
+  | { event: 'start'; info?: Record<string, unknown> }
+  | { event: 'warmup_start' }
+  | { event: 'window_start' }
+  | { event: 'tokens'; tokens: number; input?: number; output?: number }
+  | { event: 'metric'; name: string; value: number | null; unit: string }
+  | { event: 'window_end' }
+  | { event: 'info'; [k: string]: unknown };
+
+export interface TimedEvent { tS: number; e: WorkloadEvent }
+
+export interface WorkloadDescription {
+  name: string;
+  kind: 'train' | 'infer' | 'serve' | 'other';
+  modelSize?: string;
+  parameters?: number;
+  dtype?: string;
+  backend?: string;
+}
+
+export interface WorkloadContext {
+  repetition: number;
+  clock: RunClock;
+  signal: AbortSignal;
+  /** Environment for the workload: the caller's, plus device visibility variables. Never written to results. */
+  env: NodeJS.ProcessEnv;
+  devices: Device[];
+  onEvent(ev: TimedEvent): void;
+  /** A line of the workload's own output that is not protocol (kept as the stderr tail for failures). */
+  onLog(line: string, stream: 'stdout' | 'stderr'): void;
+  /** A protocol line that could not be understood. */
+  onProtocolError(line: string, why: string): void;
+}
+
+export type WorkloadOutcome =
+  | { state: 'completed'; exitCode: number | null; signal: string | null }
+  | { state: 'failed'; reason: string; exitCode: number | null; signal: string | null; stderrTail: string }
+  | { state: 'timed-out'; reason: string; stderrTail: string }
+  | { state: 'stopped' };
+
+export interface Workload<C = unknown> {
+  readonly meta: { id: string; title: string };
+  /** Check and complete a raw config (from a suite file or flags). Throws a WattbenchError (exit 2) naming the JSON pointer. */
+  resolve(raw: unknown, pointer: string, opts: ResolveOptions): C;
+  describe(config: C): WorkloadDescription;
+  /** Checks that need the machine (python present, torch importable) before any measurement starts. */
+  preflight?(config: C, opts: ResolveOptions): Promise<void>;
+  /** Metrics and facts recorded once per run (e.g. model parameter count). */
+  run(config: C, ctx: WorkloadContext): Promise<WorkloadOutcome>;
+}
+
+export interface ResolveOptions {
+  /** --python, where given. */
+  python?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export type { Metric };
