@@ -29,6 +29,8 @@ export interface RepetitionRaw {
   tokens: { total: number; input?: number; output?: number } | null;
   metrics: Metric[];
   exit?: { exitCode: number | null; signal: string | null };
+  /** Structured details the workload returned (serving records), kept verbatim in the result. */
+  details?: Record<string, unknown>;
   protocolErrors: number;
   truncatedLines: number;
 }
@@ -169,6 +171,15 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     }
     if (edgeHeld || (minCoverage !== null && minCoverage < 90)) warnings.push(warn('WINDOW_NOT_COVERED', { repetition: r.index }));
     if (throttle.size) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during repetition ${r.index}: ${[...throttle].join(', ')}.`));
+    // energy over the whole repetition (start to last phase end), beside the window's: serving records both
+    const repStart = r.phases[0]?.startS;
+    const repEnd = r.phases.reduce((m, p) => Math.max(m, p.endS ?? p.startS), repStart ?? 0);
+    const extraMetrics: Metric[] = [];
+    if (repStart !== undefined && repEnd > repStart) {
+      let whole = 0;
+      for (const d of inp.devices) whole += deviceEnergy(sem, byDevice.get(d.id)!, repStart, repEnd, maxGapS).energyJ;
+      extraMetrics.push({ name: 'repetition_energy_J', value: whole, unit: 'J' }, { name: 'repetition_duration_s', value: repEnd - repStart, unit: 's' });
+    }
     const eff = efficiency(r.tokens.total, energy, dur);
     const idleSub = idle ? idleSubtracted(energy, idle.powerW, dur) : null;
     const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs);
@@ -182,6 +193,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     if (throttle.size) diagnostics.throttleReasons = [...throttle];
     return {
       ...base,
+      metrics: [...base.metrics.filter((m) => !extraMetrics.some((x) => x.name === m.name)), ...extraMetrics],
       devices: devs,
       headline,
       ...(Object.keys(diagnostics).length ? { diagnostics } : {}),

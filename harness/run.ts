@@ -196,6 +196,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     errors,
     rawSamples: { file: basename(samplesPath), format: 'wattbench-samples-jsonl-v1' },
     fidelity: a.fidelity,
+    ...(repetitions.some((r) => r.details) ? { serving: { repetitions: repetitions.filter((r) => r.details).map((r) => ({ index: r.index, ...r.details })) } } : {}),
   };
   await log.close();
   await writeResult(resultPath, result);
@@ -289,5 +290,5 @@ async function runRepetition(
     return { ...base, status: 'failed', window: null, tokens: null, error: { code: 'NO_WINDOW', message } };
   }
   progress.phase(label, 'measured', `${(windowEnd - windowStart).toFixed(1)} s, ${tok.total} tokens`);
-  return { ...base, status: 'ok', window: { startS: windowStart, endS: windowEnd }, tokens: tok };
+  return { ...base, status: 'ok', window: { startS: windowStart, endS: windowEnd }, tokens: tok, ...(outcome.details ? { details: outcome.details } : {}) };
 }

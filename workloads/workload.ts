@@ -38,7 +38,11 @@ export interface WorkloadContext {
 }
 
 export type WorkloadOutcome =
-  | { state: 'completed'; exitCode: number | null; signal: string | null }
+  | {
+      state: 'completed'; exitCode: number | null; signal: string | null;
+      /** Structured figures an in-process workload hands back (the serving load generator's request records). */
+      details?: Record<string, unknown>;
+    }
   | { state: 'failed'; reason: string; exitCode: number | null; signal: string | null; stderrTail: string }
   | { state: 'timed-out'; reason: string; stderrTail: string }
   | { state: 'stopped' };
