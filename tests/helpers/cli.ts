@@ -1,0 +1,49 @@
+// Test helpers: run the real CLI as a process, make temp dirs, find the shared fixtures.
+import { execa } from 'execa';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'wattbench.js');
+export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
+export const HAVE_FIXTURES = existsSync(FIXTURES);
+if (!HAVE_FIXTURES) console.log(`note: ${FIXTURES} is absent (a fresh clone); tests over the real-capture corpus are skipped`);
+
+export async function tempDir(prefix = 'wb-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export interface CliResult { exitCode: number; stdout: string; stderr: string }
+
+export async function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const r = await execa(process.execPath, [BIN, ...args], { env: { ...opts.env, CI: '1' }, cwd: opts.cwd ?? ROOT, reject: false, timeout: opts.timeoutMs ?? 120_000 });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** The result files (not raw samples) in a folder. */
+export async function resultFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)).sort();
+}
+
+export async function readJson<T = any>(p: string): Promise<T> {
+  return JSON.parse(await readFile(p, 'utf8')) as T;
+}
+
+/** A constant-power CSV trace for the replay source. */
+export async function writeConstantTrace(dir: string, powerW: number, seconds = 5, stepS = 0.05, devices = ['0']): Promise<string> {
+  const lines = ['t_s,power_w,device'];
+  for (let t = 0; t < seconds; t += stepS) for (const d of devices) lines.push(`${t.toFixed(3)},${powerW},${d}`);
+  const p = join(dir, `trace-${powerW}w.csv`);
+  await writeFile(p, lines.join('\n') + '\n');
+  return p;
+}
+
+/** A node script that speaks the event protocol; `body` runs between the protocol steps it asks for. */
+export async function writeScript(dir: string, name: string, source: string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, source);
+  return p;
+}
