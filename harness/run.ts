@@ -6,7 +6,7 @@
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Device, Metric, Source, WattbenchResult, Settings } from '../results/types.gen.js';
-import { SampleLog, type Sample } from '../results/samples.js';
+import { SampleLog, type Sample, type SampleRecord } from '../results/samples.js';
 import { writeResult, checkWritableDir } from '../results/io.js';
 import { SCHEMA_VERSION } from '../results/validate.js';
 import { createRunClock, sleepMs, type RunClock } from '../lib/clock.js';
@@ -135,7 +135,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     const wlEnv = { ...env, ...visibilityEnv(choice, devices) };
     const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
     for (let i = 0; i < maxReps && !signal.aborted; i++) {
-      const raw = await runRepetition(i, req, clock, signal, wlEnv, devices, progress, phase, () => sum(lastPower));
+      const raw = await runRepetition(i, req, clock, signal, wlEnv, devices, progress, phase, () => sum(lastPower), (rec) => log.write(rec));
       repetitions.push(raw);
       log.write({ type: 'event', tS: clock.nowS(), repetition: i, event: 'repetition_end', data: { status: raw.status } });
       if (raw.status === 'interrupted') break;
@@ -220,6 +220,7 @@ function targetReached(req: RunRequest, src: SourceRun, devices: Device[], sampl
 async function runRepetition(
   index: number, req: RunRequest, clock: RunClock, signal: AbortSignal, env: NodeJS.ProcessEnv, devices: Device[],
   progress: Progress, phase: (name: string, rep?: number) => void, power: () => number | undefined,
+  record: (rec: SampleRecord) => void,
 ): Promise<RepetitionRaw> {
   const label = `${req.label} [${index + 1}/${req.repetitions}]`;
   const phases: RepetitionRaw['phases'] = [{ phase: 'start', startS: clock.nowS() }];
@@ -243,6 +244,8 @@ async function runRepetition(
   let outcome = await req.workload.run(req.config, {
     repetition: index, clock, signal: repAbort.signal, env, devices,
     onEvent: ({ tS, e }) => {
+      // every protocol event goes into the raw samples file too, so the analysis can be redone from it alone
+      if (e.event !== 'info') { const { event, ...data } = e as { event: string }; record({ type: 'event', tS, repetition: index, event, ...(Object.keys(data).length ? { data } : {}) }); }
       switch (e.event) {
         case 'warmup_start': closeLast(tS); phases.push({ phase: 'warmup', startS: tS }); phase('warmup', index); break;
         case 'window_start': if (windowStart === undefined) { closeLast(tS); windowStart = tS; phases.push({ phase: 'window', startS: tS }); phase('window', index); } break;

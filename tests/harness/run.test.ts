@@ -202,3 +202,24 @@ describe('wattbench sample / validate / report', () => {
     expect(await readFile(join(dir, 'report.md'), 'utf8')).toMatch(/smoke/);
   });
 });
+
+describe('wattbench analyse', () => {
+  it('recomputes a run from its raw samples file alone, to the same figures', async () => {
+    const out = join(work, 'order');
+    const [file] = await resultFiles(out);
+    const orig = await readJson(file!);
+    const redoPath = join(work, 'redone.json');
+    const r = await runCli(['analyse', file!, '--out', redoPath]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const redone = await readJson(redoPath);
+    expect(validateResult(redone).ok).toBe(true);
+    expect(redone.summary.tokensPerJ.mean).toBeCloseTo(orig.summary.tokensPerJ.mean, 9);
+    for (const [i, rep] of orig.repetitions.entries()) expect(redone.repetitions[i].figures.energyJ).toBeCloseTo(rep.figures.energyJ, 9);
+    // the workload's events are in the raw file too
+    const log = await readSampleLog(join(out, orig.rawSamples.file));
+    expect(log.filter((x) => x.type === 'event' && (x as any).event === 'window_start')).toHaveLength(2);
+    // and the new result still finds the raw samples
+    const again = await runCli(['analyse', redoPath]);
+    expect(again.exitCode, again.stderr).toBe(0);
+  });
+});
