@@ -19,30 +19,51 @@ export interface WindowEnergy {
   edgeHeld: boolean;
 }
 
+/** Index of the first element with tS > t (binary search over a sorted series). */
+function upperBound(ts: ArrayLike<number>, t: number): number {
+  let lo = 0, hi = ts.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (ts[mid]! <= t) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
 /** Linear interpolation of a sorted series at t (held flat beyond either end). */
-function valueAt(ts: number[], vs: number[], t: number): { v: number; held: boolean } {
+function valueAt(ts: ArrayLike<number>, vs: ArrayLike<number>, t: number): { v: number; held: boolean } {
   const n = ts.length;
   if (t <= ts[0]!) return { v: vs[0]!, held: t < ts[0]! };
   if (t >= ts[n - 1]!) return { v: vs[n - 1]!, held: t > ts[n - 1]! };
-  let lo = 0, hi = n - 1;
-  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (ts[mid]! <= t) lo = mid; else hi = mid; }
+  const hi = upperBound(ts, t), lo = hi - 1;
   const t0 = ts[lo]!, t1 = ts[hi]!;
   const f = t1 === t0 ? 0 : (t - t0) / (t1 - t0);
   return { v: vs[lo]! + f * (vs[hi]! - vs[lo]!), held: false };
 }
 
-function sortedByTime<T extends { tS: number }>(points: readonly T[]): T[] {
-  for (let i = 1; i < points.length; i++) if (points[i]!.tS < points[i - 1]!.tS) return [...points].sort((a, b) => a.tS - b.tS);
-  return points as T[];
+/** A time series as two parallel arrays, sorted by time, non-finite points dropped. Build once, integrate often. */
+export interface Series { ts: Float64Array; vs: Float64Array }
+
+export function toSeries<T extends { tS: number }>(points: readonly T[], value: (p: T) => number | undefined): Series {
+  const kept: Array<[number, number]> = [];
+  let sorted = true;
+  for (const p of points) {
+    const v = value(p);
+    if (v === undefined || !Number.isFinite(v) || !Number.isFinite(p.tS)) continue;
+    if (kept.length && p.tS < kept[kept.length - 1]![0]) sorted = false;
+    kept.push([p.tS, v]);
+  }
+  if (!sorted) kept.sort((a, b) => a[0] - b[0]);
+  const ts = new Float64Array(kept.length), vs = new Float64Array(kept.length);
+  kept.forEach(([t, v], i) => { ts[i] = t; vs[i] = v; });
+  return { ts, vs };
 }
 
 /** Share of [startS, endS] covered by sample spacing ≤ maxGapS. */
-function coverage(ts: number[], startS: number, endS: number, maxGapS: number): number {
+function coverage(ts: ArrayLike<number>, startS: number, endS: number, maxGapS: number): number {
   const dur = endS - startS;
   if (dur <= 0) return 100;
   let covered = 0;
-  for (let i = 1; i < ts.length; i++) {
+  const first = Math.max(1, upperBound(ts, startS) - 1);
+  for (let i = first; i < ts.length; i++) {
     const a = ts[i - 1]!, b = ts[i]!;
+    if (a >= endS) break;
     if (b - a > maxGapS) continue;
     const lo = Math.max(a, startS), hi = Math.min(b, endS);
     if (hi > lo) covered += hi - lo;
@@ -58,36 +79,42 @@ export interface IntegrateOptions {
 }
 
 /** Trapezoid over power samples inside [startS, endS], edges interpolated. */
-export function integratePower(points: readonly PowerPoint[], startS: number, endS: number, opts: IntegrateOptions = {}): WindowEnergy {
+export function integratePower(points: readonly PowerPoint[] | Series, startS: number, endS: number, opts: IntegrateOptions = {}): WindowEnergy {
+  const series = 'ts' in points ? points : toSeries(points, (p) => p.powerW);
+  return integrateSeries(series, startS, endS, opts);
+}
+
+export function integrateSeries(series: Series, startS: number, endS: number, opts: IntegrateOptions = {}): WindowEnergy {
   if (!(endS >= startS)) throw new RangeError(`window end ${endS} is before its start ${startS}`);
-  const pts = sortedByTime(points.filter((p) => Number.isFinite(p.powerW) && Number.isFinite(p.tS)));
-  if (pts.length === 0) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: 0, coveragePct: 0, edgeHeld: true };
+  if (series.ts.length === 0) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: 0, coveragePct: 0, edgeHeld: true };
+  // shifting every reading earlier by s is the same as moving the window later by s
   const shift = opts.shiftS ?? 0;
-  const ts = pts.map((p) => p.tS - shift);
-  const vs = pts.map((p) => p.powerW);
+  const a0 = startS + shift, b0 = endS + shift;
+  const { ts, vs } = series;
   const dur = endS - startS;
-  const a = valueAt(ts, vs, startS);
-  const b = valueAt(ts, vs, endS);
+  const a = valueAt(ts, vs, a0);
+  const b = valueAt(ts, vs, b0);
   if (dur === 0) return { energyJ: 0, meanPowerW: a.v, peakPowerW: a.v, sampleCount: 0, coveragePct: 100, edgeHeld: a.held };
-  let energy = 0, prevT = startS, prevV = a.v, peak = Math.max(a.v, b.v), inside = 0;
-  for (let i = 0; i < ts.length; i++) {
+  let energy = 0, prevT = a0, prevV = a.v, peak = Math.max(a.v, b.v), inside = 0;
+  for (let i = upperBound(ts, a0); i < ts.length; i++) {
     const t = ts[i]!;
-    if (t <= startS) continue;
-    if (t >= endS) break;
+    if (t >= b0) break;
     energy += 0.5 * (prevV + vs[i]!) * (t - prevT);
     prevT = t; prevV = vs[i]!;
     if (vs[i]! > peak) peak = vs[i]!;
     inside++;
   }
-  energy += 0.5 * (prevV + b.v) * (endS - prevT);
+  energy += 0.5 * (prevV + b.v) * (b0 - prevT);
   const maxGap = opts.maxGapS ?? 2 * medianSpacing(ts);
-  return { energyJ: energy, meanPowerW: energy / dur, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(ts, startS, endS, maxGap), edgeHeld: a.held || b.held };
+  return { energyJ: energy, meanPowerW: energy / dur, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(ts, a0, b0, maxGap), edgeHeld: a.held || b.held };
 }
 
-export function medianSpacing(ts: readonly number[]): number {
+export function medianSpacing(ts: ArrayLike<number>): number {
   if (ts.length < 2) return Infinity;
   const d: number[] = [];
-  for (let i = 1; i < ts.length; i++) d.push(ts[i]! - ts[i - 1]!);
+  // a strided subset is enough for a median and keeps this O(10k) on hour-long traces
+  const stride = Math.max(1, Math.floor((ts.length - 1) / 10000));
+  for (let i = 1; i < ts.length; i += stride) d.push(ts[i]! - ts[i - 1]!);
   d.sort((x, y) => x - y);
   return d[Math.floor(d.length / 2)]!;
 }
@@ -98,41 +125,41 @@ export interface CounterEnergy extends WindowEnergy {
   wraps: number;
 }
 
+export interface UnwrappedCounter { ts: Float64Array; cum: Float64Array; wraps: number; resets: number }
+
 /** Turn raw counter readings into a monotonic cumulative series, undoing wraparound and resets. */
-export function unwrapCounter(points: readonly CounterPoint[], counterMaxJ?: number): { ts: number[]; cum: number[]; wraps: number; resets: number } {
-  const pts = sortedByTime(points.filter((p) => Number.isFinite(p.energyJ) && Number.isFinite(p.tS)));
-  const ts: number[] = [], cum: number[] = [];
+export function unwrapCounter(points: readonly CounterPoint[] | Series, counterMaxJ?: number): UnwrappedCounter {
+  const { ts, vs } = 'ts' in points ? points : toSeries(points, (p) => p.energyJ);
+  const cum = new Float64Array(ts.length);
   let wraps = 0, resets = 0, acc = 0;
-  for (let i = 0; i < pts.length; i++) {
-    const p = pts[i]!;
-    if (i > 0) {
-      let d = p.energyJ - pts[i - 1]!.energyJ;
-      if (d < 0) {
-        // a wrap lands near 0 after being near the maximum; anything else is a reset (count from 0 again)
-        if (counterMaxJ && pts[i - 1]!.energyJ > counterMaxJ / 2 && p.energyJ < counterMaxJ / 2) { d += counterMaxJ; wraps++; }
-        else { d = p.energyJ; resets++; }
-      }
-      acc += d;
+  for (let i = 1; i < ts.length; i++) {
+    let d = vs[i]! - vs[i - 1]!;
+    if (d < 0) {
+      // a wrap lands near 0 after being near the maximum; anything else is a reset (count from 0 again)
+      if (counterMaxJ && vs[i - 1]! > counterMaxJ / 2 && vs[i]! < counterMaxJ / 2) { d += counterMaxJ; wraps++; }
+      else { d = vs[i]!; resets++; }
     }
-    ts.push(p.tS); cum.push(acc);
+    acc += d;
+    cum[i] = acc;
   }
   return { ts, cum, wraps, resets };
 }
 
 /** Energy from a counter: unwrapped value at endS minus value at startS (both interpolated). */
-export function integrateCounter(points: readonly CounterPoint[], startS: number, endS: number, opts: { counterMaxJ?: number; maxGapS?: number } = {}): CounterEnergy {
+export function integrateCounter(points: readonly CounterPoint[] | UnwrappedCounter, startS: number, endS: number, opts: { counterMaxJ?: number; maxGapS?: number } = {}): CounterEnergy {
   if (!(endS >= startS)) throw new RangeError(`window end ${endS} is before its start ${startS}`);
-  const u = unwrapCounter(points, opts.counterMaxJ);
+  const u = 'cum' in points ? points : unwrapCounter(points, opts.counterMaxJ);
   if (u.ts.length < 2) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: u.ts.length, coveragePct: 0, edgeHeld: true, resets: u.resets, wraps: u.wraps };
   const a = valueAt(u.ts, u.cum, startS);
   const b = valueAt(u.ts, u.cum, endS);
   const dur = endS - startS;
   const energy = b.v - a.v;
-  // peak power from consecutive differences inside the window
+  // peak power from consecutive differences inside the window; resets/wraps counted only inside it
   let peak: number | null = null, inside = 0;
-  for (let i = 1; i < u.ts.length; i++) {
+  for (let i = Math.max(1, upperBound(u.ts, startS)); i < u.ts.length; i++) {
     const t0 = u.ts[i - 1]!, t1 = u.ts[i]!;
-    if (t1 <= startS || t0 >= endS || t1 === t0) continue;
+    if (t0 >= endS) break;
+    if (t1 === t0) continue;
     const p = (u.cum[i]! - u.cum[i - 1]!) / (t1 - t0);
     if (peak === null || p > peak) peak = p;
     if (t1 < endS) inside++;
