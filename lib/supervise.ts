@@ -124,8 +124,10 @@ export function supervisePoll(o: PollOptions): Supervised {
       let n = 0;
       if (r.exitCode === 0) { try { n = o.onOutput(r.stdout, (t0 + t1) / 2); } catch { n = 0; } }
       if (n > 0) {
-        if (failingSince) { o.sink.gap({ startS: lastOkS, endS: t1, reason: failingSince.reason }); failingSince = undefined; }
-        lastOkS = t1;
+        // readings are stamped at the call's midpoint, so that is where a gap ends and the next one may start
+        const stampS = (t0 + t1) / 2;
+        if (failingSince) { o.sink.gap({ startS: lastOkS, endS: stampS, reason: failingSince.reason }); failingSince = undefined; }
+        lastOkS = stampS;
         failures = 0;
         next += o.intervalMs / 1000;
         if (next < t1) next = t1; // fell behind: do not burst to catch up

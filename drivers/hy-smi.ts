@@ -1,0 +1,175 @@
+// hy-smi: Hygon DCU (HCU) accelerators, DTK's rocm-smi descendant. The concise table is polled: no loop
+// option and no documented energy counter. Its columns are whitespace separated and the set changed between
+// DTK releases (Dec%/Enc% added; old DTK's rocm-smi says "DCU" and has a Fan column), so columns are found
+// from the header line. Units are glued to the numbers ("80.0W", "50.0C", "30.0c"); rows carry trailing
+// spaces. AvgPwr is an averaged reading (the window is not documented).
+// Static facts beyond the table come from the rocm-smi-style JSON view (`--json`), best effort.
+import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { isMissing, parseNumber } from './driver.js';
+import type { Device } from '../results/types.gen.js';
+import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { supervisePoll } from '../lib/supervise.js';
+
+const ID = 'hy-smi';
+
+export interface HyRow {
+  index: number;
+  temperatureC?: number;
+  powerW?: number;
+  powerCapW?: number;
+  perf?: string;
+  vramPct?: number;
+  utilizationPct?: number;
+  mode?: string;
+}
+
+/** Parse the concise table of `hy-smi` (or old DTK `rocm-smi`): header "HCU Temp AvgPwr ..." then one row per device. */
+export function parseHySmi(text: string): HyRow[] {
+  const rows: HyRow[] = [];
+  let cols: string[] | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    if (!line) continue;
+    if (/^=+/.test(line)) { if (cols && rows.length) cols = undefined; continue; }
+    const tok = line.split(/\s+/);
+    if (/^(HCU|DCU|GPU)$/.test(tok[0]!) && tok.includes('Temp')) { cols = tok; continue; }
+    if (!cols || tok.length !== cols.length || !/^\d+$/.test(tok[0]!)) continue;
+    const row: HyRow = { index: Number(tok[0]) };
+    cols.forEach((c, i) => {
+      const v = tok[i]!;
+      const n = parseNumber(v);
+      switch (c) {
+        case 'Temp': if (n !== undefined) row.temperatureC = n; break;
+        case 'AvgPwr': case 'Power': case 'Pwr': if (n !== undefined) row.powerW = n; break;
+        case 'PwrCap': if (n !== undefined) row.powerCapW = n; break;
+        case 'Perf': if (!isMissing(v)) row.perf = v; break;
+        case 'VRAM%': if (n !== undefined) row.vramPct = n; break;
+        case 'HCU%': case 'DCU%': case 'GPU%': if (n !== undefined) row.utilizationPct = n; break;
+        case 'Mode': if (!isMissing(v)) row.mode = v; break;
+      }
+    });
+    rows.push(row);
+  }
+  return rows;
+}
+
+export interface HyStatic { name?: string; serial?: string; busId?: string; driverVersion?: string; firmwareVersion?: string; memoryMiB?: number; powerCapW?: number }
+
+/**
+ * Static facts from `hy-smi ... --json`, which follows rocm-smi's layout: {"card0": {"Key": "value", ...},
+ * "system": {...}}. Key spellings differ between releases, so they are matched loosely; anything not
+ * recognised is ignored. Returns an empty map for text that is not that JSON.
+ */
+export function parseHySmiJson(text: string): Map<number, HyStatic> {
+  const out = new Map<number, HyStatic>();
+  let obj: unknown;
+  try { obj = JSON.parse(text.slice(text.indexOf('{'))); } catch { return out; }
+  if (!obj || typeof obj !== 'object') return out;
+  const sys = (obj as Record<string, unknown>).system as Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const m = /^(?:card|hcu|dcu)\[?(\d+)\]?$/i.exec(k);
+    if (!m || !v || typeof v !== 'object') continue;
+    const s: HyStatic = {};
+    for (const [key, rawVal] of Object.entries({ ...(sys ?? {}), ...(v as Record<string, unknown>) })) {
+      const val = String(rawVal).trim();
+      if (isMissing(val)) continue;
+      const kl = key.toLowerCase();
+      if (/^(card series|card model|product name|card name)$/.test(kl)) s.name ??= val;
+      else if (/serial/.test(kl)) s.serial = val;
+      else if (/pci bus|bus id|^bdf$/.test(kl)) s.busId = val;
+      else if (/driver version/.test(kl)) s.driverVersion = val;
+      else if (/vbios/.test(kl)) s.firmwareVersion = val;
+      else if (/vram total memory \(b\)/.test(kl)) { const b = Number(val); if (Number.isFinite(b)) s.memoryMiB = b / 1048576; }
+      else if (/max graphics package power|power cap|max power/.test(kl)) { const w = parseNumber(val); if (w !== undefined) s.powerCapW = w; }
+    }
+    out.set(Number(m[1]), s);
+  }
+  return out;
+}
+
+export function hyDevice(r: HyRow, s: HyStatic | undefined): Device & { index: number } {
+  const d: Device & { index: number } = { id: `${ID}:${r.index}`, index: r.index, vendor: 'Hygon', name: s?.name ?? 'Hygon DCU', kind: 'accelerator' };
+  if (s?.serial) d.serial = s.serial;
+  if (s?.busId) d.busId = s.busId;
+  if (s?.driverVersion) d.driverVersion = s.driverVersion;
+  if (s?.firmwareVersion) d.firmwareVersion = s.firmwareVersion;
+  if (s?.memoryMiB !== undefined) d.memoryMiB = s.memoryMiB;
+  const cap = r.powerCapW ?? s?.powerCapW;
+  if (cap !== undefined) d.powerLimitW = cap;
+  return d;
+}
+
+/** Asked for at probe time; a release that rejects one of these only loses the static facts. */
+export const HY_STATIC_ARGS = ['--showproductname', '--showserial', '--showbus', '--showdriverversion', '--showvbios', '--showmeminfo', 'vram', '--json'];
+
+interface HyPrivate { file: string }
+
+function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
+  const text = `${r.stderr}\n${r.stdout}`;
+  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
+    return { state: 'unavailable', code: 'permission-denied', reason: `hy-smi was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — add the user to the video/render group, or run as root` };
+  }
+  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `hy-smi could not start (${r.spawnError.code})` };
+  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'hy-smi did not answer within the probe timeout' };
+  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
+  return { state: 'unavailable', code: 'error', reason: `hy-smi exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
+}
+
+async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
+  const file = await findOnPath(ctx.options.path ?? ID, `${ctx.env.PATH ?? ''}${ctx.options.path ? '' : ':/opt/hyhal/bin'}`);
+  if (file) return file;
+  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'hy-smi is not on PATH or in /opt/hyhal/bin — install Hygon DTK / hyhal, or pass --source-opt path=/full/path/hy-smi' };
+}
+
+export const hySmi: Driver = {
+  meta: {
+    id: ID, title: 'Hygon DCU through hy-smi', vendor: 'Hygon', scope: 'device', priority: 50,
+    defaultIntervalMs: 500, minIntervalMs: 100,
+    visibilityEnv: ['HIP_VISIBLE_DEVICES'],
+    options: { path: 'full path to hy-smi (default: PATH, then /opt/hyhal/bin)' },
+  },
+  async probe(ctx): Promise<ProbeResult> {
+    const file = await locate(ctx);
+    if (typeof file !== 'string') return file;
+    const env = ctx.env as Record<string, string>;
+    const r = await runCommand(file, [], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    if (r.exitCode !== 0 || r.spawnError) return failure(r);
+    const rows = parseHySmi(r.stdout);
+    if (rows.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'hy-smi listed no DCUs' };
+    if (rows.every((x) => x.powerW === undefined)) return { state: 'unavailable', code: 'no-power-field', reason: 'no power sensor through this CLI' };
+    const js = await runCommand(file, HY_STATIC_ARGS, { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const statics = js.exitCode === 0 ? parseHySmiJson(js.stdout) : new Map<number, HyStatic>();
+    const devices = rows.map((x) => hyDevice(x, statics.get(x.index)));
+    return {
+      state: 'ok', devices,
+      semantics: { kind: 'windowed-average', field: 'AvgPwr', note: 'hy-smi "AvgPwr": an averaged reading whose window Hygon does not document, so no lag correction is applied; polled' },
+      software: { ...(devices[0]?.driverVersion ? { 'Hygon driver': devices[0].driverVersion } : {}) },
+      private: { file } satisfies HyPrivate,
+    };
+  },
+  async start(opts) {
+    const priv = opts.probe.private as HyPrivate;
+    const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
+    return supervisePoll({
+      file: priv.file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
+      intervalMs: opts.intervalMs,
+      // a full table on a many-card host can take a second or more; only a much longer silence is a hang
+      timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
+      onOutput: (stdout, tS) => {
+        let n = 0;
+        for (const r of parseHySmi(stdout)) {
+          const deviceId = wanted.get(r.index);
+          if (!deviceId) continue;
+          n++;
+          opts.sink.sample({
+            tS, sourceId: ID, deviceId,
+            ...(r.powerW !== undefined ? { powerW: r.powerW } : {}),
+            ...(r.temperatureC !== undefined ? { temperatureC: r.temperatureC } : {}),
+            ...(r.utilizationPct !== undefined ? { utilizationPct: r.utilizationPct } : {}),
+          });
+        }
+        return n;
+      },
+    });
+  },
+};
