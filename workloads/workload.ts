@@ -52,8 +52,9 @@ export interface Workload<C = unknown> {
   /** Check and complete a raw config (from a suite file or flags). Throws a WattbenchError (exit 2) naming the JSON pointer. */
   resolve(raw: unknown, pointer: string, opts: ResolveOptions): C;
   describe(config: C): WorkloadDescription;
-  /** Checks that need the machine (python present, torch importable) before any measurement starts. */
-  preflight?(config: C, opts: ResolveOptions): Promise<void>;
+  /** Checks that need the machine (python present, torch importable) before any measurement starts. May resolve
+   *  'auto' choices in the config to what was found, and return software versions (name → version) for the result. */
+  preflight?(config: C, opts: ResolveOptions): Promise<void | Record<string, string>>;
   /** Metrics and facts recorded once per run (e.g. model parameter count). */
   run(config: C, ctx: WorkloadContext): Promise<WorkloadOutcome>;
 }

@@ -81,6 +81,7 @@ export const run: Command = {
     for (const r of plan.runs) {
       const extra = await r.workload.preflight?.(r.config, resolveOpts);
       if (extra && typeof extra === 'object') Object.assign(software, extra);
+      if (r.workload.preflight) r.description = r.workload.describe(r.config); // preflight may resolve 'auto' (backend)
     }
 
     const outcomes: RunOutcome[] = [];
