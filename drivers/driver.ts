@@ -18,6 +18,8 @@ export interface DriverMeta {
   minIntervalMs: number;
   /** Variables that restrict which devices a workload sees, set to the selected devices' indices. */
   visibilityEnv?: string[];
+  /** Fixed variables set for the workload beside the visibility ones (e.g. CUDA_DEVICE_ORDER, so indices agree). */
+  workloadEnv?: Record<string, string>;
   /** Options accepted through --source-opt KEY=VALUE or a suite's source.options, with what each does. */
   options?: Record<string, string>;
 }
@@ -30,6 +32,8 @@ export type ProbeResult =
       devices: Device[];
       /** What one reading means, per source (drivers with mixed devices report the weakest). */
       semantics: Semantics;
+      /** Where one driver serves sources of different scope (Prometheus: dcgm-exporter vs Kepler), the scope found; default meta.scope. */
+      scope?: Scope;
       software?: Record<string, string>;
       note?: string;
       /** Per-device facts a driver wants back in start() (e.g. which field each device supports). */

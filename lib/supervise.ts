@@ -22,6 +22,8 @@ export interface LoopOptions {
   /** Called when a new process starts (reset header state). */
   onStart?(): void;
   expectedIntervalMs: number;
+  /** The tool's name in messages, when `file` is a wrapper such as stdbuf (default: file). */
+  name?: string;
   /** No reading for this long → the tool is hung: kill and restart. Default max(5 s, 20 × interval). */
   hangTimeoutMs?: number;
   backoffInitialMs?: number;
@@ -42,6 +44,7 @@ export function superviseLoop(o: LoopOptions): Supervised {
   let lastReadingS = o.clock.nowS();
   let stopping = false;
   let garbage = 0;
+  const label = o.name ?? o.file;
 
   const loop = (async () => {
     let backoff = initial;
@@ -61,7 +64,7 @@ export function superviseLoop(o: LoopOptions): Supervised {
           let ok = false;
           try { ok = o.onLine(line, t, truncated); } catch { ok = false; }
           if (ok) { lastReadingS = t; sawReading = true; }
-          else if (line.trim() && ++garbage <= 5) o.sink.note(`ignored unparseable output from ${o.file}: ${JSON.stringify(line.slice(0, 120))}`);
+          else if (line.trim() && ++garbage <= 5) o.sink.note(`ignored unparseable output from ${label}: ${JSON.stringify(line.slice(0, 120))}`);
         },
       });
       const watchdog = setInterval(() => {
@@ -71,9 +74,9 @@ export function superviseLoop(o: LoopOptions): Supervised {
       const r = await current.done;
       clearInterval(watchdog);
       if (o.signal.aborted || stopping) break;
-      const why = r.spawnError ? `${o.file} could not start (${r.spawnError.code})`
-        : hung ? `${o.file} printed no reading for ${hangMs} ms (hung); restarted`
-        : `${o.file} exited (code ${r.exitCode ?? r.signal})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()!.slice(0, 200)}` : ''}`;
+      const why = r.spawnError ? `${label} could not start (${r.spawnError.code})`
+        : hung ? `${label} printed no reading for ${hangMs} ms (hung); restarted`
+        : `${label} exited (code ${r.exitCode ?? r.signal})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()!.slice(0, 200)}` : ''}`;
       const gapStart = lastReadingS;
       if (sawReading) backoff = initial;
       await sleepMs(backoff, o.signal);
