@@ -5,7 +5,8 @@ import type { Sample } from '../results/samples.js';
 import type { Scope } from '../drivers/driver.js';
 import { integrateCounter, integratePower, idleSubtracted, efficiency, medianSpacing } from './energy.js';
 import { describe, percentile } from './stats.js';
-import { gradeFidelity } from './fidelity.js';
+import { gradeFidelity, type FidelityWindow } from './fidelity.js';
+import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
 import { WARNING_TEXT, type WarningCode } from '../results/warnings.js';
 
 export interface SourceRun {
@@ -65,27 +66,61 @@ function warn(code: WarningCode, extra: Partial<Warning> = {}, message = WARNING
   return { code, message, ...extra };
 }
 
-/** Which integration a source's semantics call for. Windowed averages are shifted back by their lag. */
-export function methodFor(sem: Semantics, samples: readonly Sample[]): { method: DevicePower['method']; shiftS: number } {
-  if (sem.kind === 'energy-counter' && samples.some((s) => s.energyJ !== undefined)) return { method: 'counter', shiftS: 0 };
-  if (sem.kind === 'windowed-average') {
-    const lagMs = sem.lagMs ?? (sem.averagingWindowMs !== undefined ? sem.averagingWindowMs / 2 : 0);
-    if (lagMs > 0) return { method: 'shifted-trapezoid', shiftS: lagMs / 1000 };
+export interface MethodChoice {
+  method: DevicePower['method'];
+  /** Readings are moved this much earlier before integrating (the sensor's lag, or half a poll of staleness). */
+  shiftS: number;
+  /** Counter values are stamped at the poll where they first appeared (the poller outpaces the sensor). */
+  freshOnly?: boolean;
+}
+
+/**
+ * Which integration a source's semantics call for, with its correction (harness/sensor-model.ts models each):
+ *  - an energy counter wherever the samples carry one. Polled faster than it refreshes (many exact repeats), each
+ *    value is kept at the poll where it first appeared and moved back half a poll: it is then at most half a poll
+ *    off the update instead of up to a whole update period;
+ *  - a windowed average, shifted back by its lag (declared, or W/2 + D·U/2);
+ *  - an instantaneous reading, shifted back by its lag where the source declares one or a duty cycle (a real,
+ *    held sensor: on average U/2 old when polled, describing the last D·U); a replayed trace is taken as is.
+ */
+export function methodFor(sem: Semantics, samples: readonly Sample[]): MethodChoice {
+  if (sem.kind === 'energy-counter') {
+    const counter = samples.filter((s) => s.energyJ !== undefined);
+    if (counter.length) {
+      if (repeatedShare(counter.map((s) => s.energyJ!)) < FRESH_REPEAT_SHARE) return { method: 'counter', shiftS: 0 };
+      const pollS = medianSpacing(counter.map((s) => s.tS));
+      return { method: 'counter', shiftS: Number.isFinite(pollS) ? pollS / 2 : 0, freshOnly: true };
+    }
   }
+  const lagMs = readingLagMs(sem);
+  if (lagMs > 0 && (sem.kind === 'windowed-average' || sem.kind === 'instantaneous')) return { method: 'shifted-trapezoid', shiftS: lagMs / 1000 };
   return { method: 'trapezoid', shiftS: 0 };
 }
 
-function deviceEnergy(sem: Semantics, samples: readonly Sample[], startS: number, endS: number, maxGapS: number) {
+/** A counter polled this much faster than it refreshes repeats values in at least this share of polls. */
+const FRESH_REPEAT_SHARE = 0.2;
+
+/** Energy of one device's samples over [startS, endS] by the method its semantics call for. */
+export function windowEnergy(sem: Semantics, samples: readonly Sample[], startS: number, endS: number, maxGapS?: number) {
   const m = methodFor(sem, samples);
   if (m.method === 'counter') {
-    const r = integrateCounter(samples.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! })), startS, endS, { counterMaxJ: sem.counterMaxJ, maxGapS });
+    let pts = samples.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! }));
+    if (m.freshOnly) {
+      pts.sort((a, b) => a.tS - b.tS);
+      const updateS = (sem.updatePeriodMs ?? 0) / 1000 || medianSpacing(firstAppearances(pts, (p) => p.energyJ, Infinity).map((p) => p.tS));
+      pts = freshCounterPoints(pts, 2 * m.shiftS, updateS);
+    }
+    const r = integrateCounter(pts, startS, endS, { counterMaxJ: sem.counterMaxJ, maxGapS });
     // peak power from the power readings where the source gives them (counter differences are noisy at 1 ms)
-    const pw = samples.filter((s) => s.powerW !== undefined && s.tS >= startS && s.tS <= endS).map((s) => s.powerW!);
-    return { ...r, method: m.method, peakPowerW: pw.length ? Math.max(...pw) : r.peakPowerW };
+    let peak: number | null = null;
+    for (const s of samples) if (s.powerW !== undefined && s.tS >= startS && s.tS <= endS && (peak === null || s.powerW > peak)) peak = s.powerW;
+    return { ...r, method: m.method, choice: m, peakPowerW: peak ?? r.peakPowerW };
   }
   const r = integratePower(samples.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), startS, endS, { shiftS: m.shiftS, maxGapS });
-  return { ...r, method: m.method, resets: 0, wraps: 0 };
+  return { ...r, method: m.method, choice: m, resets: 0, wraps: 0 };
 }
+
+const deviceEnergy = windowEnergy;
 
 export function analyse(inp: AnalysisInput): AnalysisOutput {
   const warnings: Warning[] = [];
@@ -112,11 +147,16 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
   const achieved = spacingMs.length ? { median: percentile(spacingMs, 50), p99: percentile(spacingMs, 99) } : null;
   const maxGapS = (2 * nominalMs) / 1000;
   const sampleCount = [...byDevice.values()].reduce((n, a) => n + a.length, 0);
+  // A device with no reading in the whole run while others have some (a secondary die or partition whose power is
+  // read on its card's first die) is left out of the figures and named in one warning — not counted as 0 W.
+  const noReading = new Set(sampleCount > 0 ? [...byDevice].filter(([, a]) => a.length === 0).map(([id]) => id) : []);
+  if (noReading.size) warnings.push(warn('PARTIAL_DEVICE_POWER', { sourceId: inp.source.id }, `No power reading for ${[...noReading].join(', ')} in the whole run (a secondary die or partition whose card is read on another device, or a sensor that never answered); left out of the figures, not counted as 0 W.`));
+  const measured = inp.devices.filter((d) => !noReading.has(d.id));
 
   // idle baseline
   let idle: Idle | null = null;
   if (inp.idle && inp.idle.endS > inp.idle.startS) {
-    const devices = inp.devices.map((d) => {
+    const devices = measured.map((d) => {
       const arr = byDevice.get(d.id)!;
       const r = deviceEnergy(sem, arr, inp.idle!.startS, inp.idle!.endS, maxGapS);
       return { deviceId: d.id, powerW: r.meanPowerW, sampleCount: arr.filter((s) => s.tS >= inp.idle!.startS && s.tS <= inp.idle!.endS).length };
@@ -130,6 +170,9 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
   let minCoverage: number | null = null;
   let shortest: number | null = null;
   let methodUsed: DevicePower['method'] = 'trapezoid';
+  // per device and window, what the error bound needs (harness/fidelity.ts)
+  const fidelityWindows: FidelityWindow[] = [];
+  const pollMs = new Map([...byDevice].map(([id, arr]) => [id, medianSpacing(arr.map((s) => s.tS)) * 1000]));
   const reps: Repetition[] = inp.repetitions.map((r) => {
     const base: Repetition = {
       index: r.index, status: r.status, phases: r.phases,
@@ -141,6 +184,9 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     if (r.protocolErrors > 0) warnings.push(warn('PROTOCOL_ERRORS', { repetition: r.index }, `${r.protocolErrors} malformed protocol line(s) were ignored.`));
     if (r.truncatedLines > 0) warnings.push(warn('OUTPUT_TRUNCATED', { repetition: r.index }));
     if (r.status === 'failed') warnings.push(warn('REPETITION_FAILED', { repetition: r.index }, `Repetition ${r.index} failed: ${r.error?.message ?? 'unknown error'}`));
+    // a workload's own warnings (the serving load generator's: client behind schedule, usage from the client,
+    // failed requests) arrive in its details as {code, message}; only codes of the closed set are taken
+    for (const w of Array.isArray(r.details?.warnings) ? r.details.warnings : []) if (w && typeof w.message === 'string' && w.code in WARNING_TEXT) warnings.push(warn(w.code as WarningCode, { repetition: r.index }, w.message.slice(0, 4096)));
     if (r.status !== 'ok' || !r.window || !r.tokens) return base;
     const { startS, endS } = r.window;
     const dur = endS - startS;
@@ -150,7 +196,8 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     const throttle = new Set<string>();
     let maxTemp: number | undefined, minClk: number | undefined, maxClk: number | undefined, maxMem: number | undefined;
     const utils: number[] = [];
-    for (const d of inp.devices) {
+    const repWindows: FidelityWindow[] = [];
+    for (const d of measured) {
       const arr = byDevice.get(d.id)!;
       const e = deviceEnergy(sem, arr, startS, endS, maxGapS);
       methodUsed = e.method;
@@ -160,6 +207,8 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
       minCoverage = minCoverage === null ? e.coveragePct : Math.min(minCoverage, e.coveragePct);
       if (e.resets > 0) warnings.push(warn('COUNTER_RESET', { repetition: r.index, deviceId: d.id }));
       devs.push({ deviceId: d.id, sourceId: inp.source.id, method: e.method, energyJ: e.energyJ, meanPowerW: e.meanPowerW, peakPowerW: e.peakPowerW, sampleCount: e.sampleCount, coveragePct: e.coveragePct });
+      const variability = observedVariability(arr, startS, endS, { useCounter: e.method === 'counter', updatePeriodMs: sem.updatePeriodMs });
+      if (variability) repWindows.push({ repetition: r.index, deviceId: d.id, durationS: dur, meanPowerW: e.meanPowerW, intervalMs: pollMs.get(d.id) ?? inp.source.requestedIntervalMs, choice: e.choice, variability, headline: true, ...(d.powerLimitW !== undefined ? { powerLimitW: d.powerLimitW } : {}) });
       for (const s of arr) {
         if (s.tS < startS || s.tS > endS) continue;
         for (const t of s.throttleReasons ?? []) throttle.add(t);
@@ -182,7 +231,8 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     }
     const eff = efficiency(r.tokens.total, energy, dur);
     const idleSub = idle ? idleSubtracted(energy, idle.powerW, dur) : null;
-    const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs);
+    const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs * (1 - 1e-6)); // float noise must not decide
+    for (const w of repWindows) fidelityWindows.push({ ...w, headline });
     if (!headline) warnings.push(warn('SHORT_WINDOW', { repetition: r.index }, `Repetition ${r.index}'s window (${dur.toFixed(2)} s) covered fewer than ${MIN_UPDATES_PER_WINDOW} sensor updates of ${updateMs.toFixed(0)} ms; its figure is not a headline. Lengthen the workload.`));
     const diagnostics: Repetition['diagnostics'] = {};
     if (maxTemp !== undefined) diagnostics.maxTemperatureC = maxTemp;
@@ -222,10 +272,12 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     };
     if (summary.tokensPerJ.cvPct !== null && summary.tokensPerJ.cvPct > HIGH_CV_PCT) warnings.push(warn('HIGH_CV', {}, `Tokens per joule varied by ${summary.tokensPerJ.cvPct.toFixed(1)}% (CV) across repetitions, above ${HIGH_CV_PCT}%; raise --repetitions or lengthen the window.`));
     if (idle && summary.meanPowerW.mean > 0 && idle.powerW > HIGH_IDLE_SHARE * summary.meanPowerW.mean) warnings.push(warn('HIGH_IDLE', {}, `Idle power (${idle.powerW.toFixed(1)} W) was above ${HIGH_IDLE_SHARE * 100}% of loaded power (${summary.meanPowerW.mean.toFixed(1)} W).`));
-    if (inp.targetCiPct !== undefined) {
-      const hw = summary.tokensPerJ.ci95HalfWidth;
-      if (hw === null || (100 * hw) / summary.tokensPerJ.mean > inp.targetCiPct) warnings.push(warn('TARGET_CI_NOT_REACHED', {}, `The 95% CI half-width of tokens per joule stayed above ${inp.targetCiPct}% after ${reps.length} repetitions (maximum ${inp.maxRepetitions ?? reps.length}).`));
-    }
+  }
+  // checked whether or not any repetition gave a headline figure: none at all is the plainest miss
+  if (inp.targetCiPct !== undefined) {
+    const t = summary?.tokensPerJ;
+    const achievedPct = t && t.ci95HalfWidth !== null && t.mean > 0 ? (100 * t.ci95HalfWidth) / t.mean : null;
+    if (achievedPct === null || achievedPct > inp.targetCiPct) warnings.push(warn('TARGET_CI_NOT_REACHED', {}, `The 95% CI half-width of tokens per joule stayed above ${inp.targetCiPct}% (${achievedPct === null ? 'no interval: fewer than 2 repetitions gave a headline figure' : `${achievedPct.toFixed(2)}%`}) after ${reps.length} repetitions (maximum ${inp.maxRepetitions ?? reps.length}).`));
   }
   if (good.length < 3 && !inp.interrupted) warnings.push(warn('FEW_REPETITIONS', {}, `Only ${good.length} repetition(s) gave a figure; use --repetitions 3 or more for a confidence interval worth quoting.`));
   if (inp.source.scope === 'estimated') warnings.push(warn('ESTIMATED_POWER'));
@@ -244,7 +296,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     requestedIntervalMs: inp.source.requestedIntervalMs, achievedIntervalMs: achieved, sampleCount, gaps, restarts: inp.source.restarts,
     ...(inp.source.command ? { command: inp.source.command } : {}), ...(inp.source.note ? { note: inp.source.note } : {}),
   };
-  const fidelity = gradeFidelity({ scope: inp.source.scope, semantics: sem, method: methodUsed, achievedIntervalMs: achieved?.median ?? null, shortestWindowS: shortest, coverageMinPct: minCoverage });
+  const fidelity = gradeFidelity({ scope: inp.source.scope, semantics: sem, method: methodUsed, achievedIntervalMs: achieved?.median ?? null, shortestWindowS: shortest, coverageMinPct: minCoverage, windows: fidelityWindows });
   return { source, idle, repetitions: reps, summary, warnings, fidelity, status };
 }
 

@@ -7,10 +7,11 @@ import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Device, Metric, Source, WattbenchResult, Settings } from '../results/types.gen.js';
 import { SampleLog, type Sample, type SampleRecord } from '../results/samples.js';
-import { writeResult, checkWritableDir } from '../results/io.js';
+import { writeResultOrRescue, checkWritableDir } from '../results/io.js';
+import { makeRedactor, redactDeep } from '../lib/redact.js';
 import { SCHEMA_VERSION } from '../results/validate.js';
-import { createRunClock, sleepMs, type RunClock } from '../lib/clock.js';
-import { badInput, WattbenchError, errorMessage } from '../lib/errors.js';
+import { createRunClock, sleepMs, MAX_TIMER_MS, type RunClock } from '../lib/clock.js';
+import { badInput, WattbenchError, errorMessage, EXIT } from '../lib/errors.js';
 import type { Workload, WorkloadDescription } from '../workloads/workload.js';
 import type { Sampler } from '../drivers/driver.js';
 import { chooseSource, type SourceChoice } from './sources.js';
@@ -59,7 +60,7 @@ export function makeRunId(label: string, at = new Date()): string {
 function visibilityEnv(choice: SourceChoice, devices: Device[]): Record<string, string> {
   const vars = choice.chosen.driver.meta.visibilityEnv ?? [];
   const value = devices.map((d) => String(d.index ?? 0)).join(',');
-  return Object.fromEntries(vars.map((v) => [v, value]));
+  return { ...(choice.chosen.driver.meta.workloadEnv ?? {}), ...Object.fromEntries(vars.map((v) => [v, value])) };
 }
 
 export async function executeRun(req: RunRequest, progress: Progress, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<RunOutcome> {
@@ -69,6 +70,8 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
   const samplesPath = join(req.outDir, `${runId}.samples.jsonl`);
   const phaseLog: Array<{ tS: number; phase: string; repetition?: number }> = [];
   const mark = (phase: string, repetition?: number) => phaseLog.push({ tS: clock.nowS(), phase, ...(repetition !== undefined ? { repetition } : {}) });
+  // secret values of the environment (API keys, tokens) are scrubbed from everything written or shown (lib/redact.ts)
+  const redact = makeRedactor(env);
 
   // a folder we cannot write is known before anything is measured
   const unwritable = await checkWritableDir(req.outDir);
@@ -98,7 +101,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
   const phase = (name: string, repetition?: number) => { mark(name, repetition); log.write({ type: 'phase', ...phaseLog[phaseLog.length - 1]! }); };
 
   const samples: Sample[] = [];
-  const srcRun: SourceRun = { id: driver.meta.id, scope: driver.meta.scope, semantics: probe.semantics, deviceIds: devices.map((d) => d.id), requestedIntervalMs: intervalMs, restarts: 0, gaps: [], ...(probe.note ? { note: probe.note } : {}) };
+  const srcRun: SourceRun = { id: driver.meta.id, scope: probe.scope ?? driver.meta.scope, semantics: probe.semantics, deviceIds: devices.map((d) => d.id), requestedIntervalMs: intervalMs, restarts: 0, gaps: [], ...(probe.note ? { note: probe.note } : {}) };
   let lastPower = new Map<string, number>();
   const samplerAbort = new AbortController();
   let sampler: Sampler | undefined;
@@ -114,9 +117,9 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
       devices, intervalMs, clock, signal: samplerAbort.signal, options: req.sourceOptions[driver.meta.id] ?? {}, env, probe,
       sink: {
         sample: (s) => { samples.push(s); log.write({ type: 'sample', ...s }); if (s.powerW !== undefined) lastPower.set(s.deviceId, s.powerW); },
-        gap: (g) => { srcRun.gaps.push({ ...g, reason: g.reason.slice(0, 1000) }); log.write({ type: 'gap', sourceId: driver.meta.id, ...g }); },
-        restarted: (why) => { srcRun.restarts++; progress.warn(`${driver.meta.id}: ${why}`); },
-        note: (msg) => progress.info(`  ${msg}`),
+        gap: (g) => { const reason = redact(g.reason); srcRun.gaps.push({ ...g, reason: reason.slice(0, 1000) }); log.write({ type: 'gap', sourceId: driver.meta.id, ...g, reason }); },
+        restarted: (why) => { srcRun.restarts++; progress.warn(`${driver.meta.id}: ${redact(why)}`); },
+        note: (msg) => progress.info(`  ${redact(msg)}`),
       },
     });
     if (sampler.command) srcRun.command = sampler.command;
@@ -196,11 +199,24 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     errors,
     rawSamples: { file: basename(samplesPath), format: 'wattbench-samples-jsonl-v1' },
     fidelity: a.fidelity,
-    ...(repetitions.some((r) => r.details) ? { serving: { repetitions: repetitions.filter((r) => r.details).map((r) => ({ index: r.index, ...r.details })) } } : {}),
+    ...(repetitions.some((r) => r.details) ? { serving: { repetitions: repetitions.filter((r) => r.details).map((r) => ({ index: r.index, ...r.details }) as unknown as NonNullable<WattbenchResult['serving']>['repetitions'][number]) } } : {}),
   };
   await log.close();
-  await writeResult(resultPath, result);
-  return { result, resultPath, samplesPath };
+  if (log.error) {
+    // the figures are whole (samples are also kept in memory) but the raw file is not: say so and mark the run
+    result.errors.push({ code: 'SAMPLES_WRITE_FAILED', message: `the raw samples file ${basename(samplesPath)} is incomplete: ${log.error}`.slice(0, 8000) });
+    if (result.status === 'ok') result.status = 'failed';
+  }
+  const safe = redactDeep(result, redact);
+  let written: { path: string; failed?: string };
+  try {
+    written = await writeResultOrRescue(resultPath, safe);
+  } catch (err) {
+    if (!(err as NodeJS.ErrnoException).code) throw err;
+    throw new WattbenchError('RESULT_NOT_WRITTEN', `could not write the result ${resultPath}: ${errorMessage(err)}`, `free space or fix the folder; the raw samples are in ${samplesPath}`, EXIT.RUN_FAILED);
+  }
+  if (written.failed) progress.warn(`could not write ${resultPath} (${written.failed}); the result was saved to ${written.path} instead`);
+  return { result: safe, resultPath: written.path, samplesPath };
 }
 
 function sum(m: Map<string, number>): number | undefined {
@@ -222,7 +238,8 @@ async function runRepetition(
   progress: Progress, phase: (name: string, rep?: number) => void, power: () => number | undefined,
   record: (rec: SampleRecord) => void,
 ): Promise<RepetitionRaw> {
-  const label = `${req.label} [${index + 1}/${req.repetitions}]`;
+  // with --target-ci the count is open up to the maximum: say so rather than show [4/3]
+  const label = `${req.label} [${index + 1}/${req.targetCiPct !== undefined ? `≤${Math.max(req.maxRepetitions ?? 10, req.repetitions)}` : req.repetitions}]`;
   const phases: RepetitionRaw['phases'] = [{ phase: 'start', startS: clock.nowS() }];
   let windowStart: number | undefined, windowEnd: number | undefined;
   const tokens = { total: 0, input: 0, output: 0, sawInput: false, sawOutput: false };
@@ -240,7 +257,7 @@ async function runRepetition(
   let timedOut = false;
   const onAbort = () => repAbort.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  const timer = req.timeoutS ? setTimeout(() => { timedOut = true; repAbort.abort(); }, req.timeoutS * 1000) : undefined;
+  const timer = req.timeoutS ? setTimeout(() => { timedOut = true; repAbort.abort(); }, Math.min(req.timeoutS * 1000, MAX_TIMER_MS)) : undefined;
   let outcome = await req.workload.run(req.config, {
     repetition: index, clock, signal: repAbort.signal, env, devices,
     onEvent: ({ tS, e }) => {

@@ -21,6 +21,10 @@ export function printSummary(outcomes: RunOutcome[], out: NodeJS.WritableStream)
       out.write(`  mean power    ${fmtStat(s.meanPowerW)} W${r.idle ? `   (idle ${r.idle.powerW.toFixed(1)} W)` : ''}\n`);
       out.write(`  J/token       ${fmtStat(s.joulesPerToken)}\n`);
     }
+    if (r.fidelity) out.write(`  fidelity      ${r.fidelity.grade}${r.fidelity.energyErrorBoundPct !== null ? ` (energy within ±${r.fidelity.energyErrorBoundPct.toFixed(r.fidelity.energyErrorBoundPct < 10 ? 2 : 1)}%)` : ''}  ${r.fidelity.method}\n`);
+    if (r.settings.targetCiPct !== undefined && !r.warnings.some((w) => w.code === 'TARGET_CI_NOT_REACHED')) {
+      out.write(`  target CI     ±${r.settings.targetCiPct}% reached after ${r.repetitions.length} repetitions\n`);
+    }
     for (const w of r.warnings) out.write(`  ! ${w.code}: ${w.message}\n`);
     out.write(`  result: ${relative(process.cwd(), resultPath) || resultPath}\n`);
   }

@@ -5,8 +5,7 @@ import { chooseSource, parseKeyValues } from '../sources.js';
 import { createRunClock, sleepMs } from '../../lib/clock.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import type { Sample } from '../../results/samples.js';
-import { integrateCounter, integratePower } from '../energy.js';
-import { methodFor } from '../analyse.js';
+import { windowEnergy } from '../analyse.js';
 
 const options = {
   source: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' },
@@ -53,11 +52,9 @@ export const sample: Command = {
     io.signal.removeEventListener('abort', onAbort);
     const perDevice = devices.map((d) => {
       const mine = samples.filter((s) => s.deviceId === d.id);
-      const m = methodFor(probe.semantics, mine);
-      const e = m.method === 'counter'
-        ? integrateCounter(mine.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! })), t0, t1, { counterMaxJ: probe.semantics.counterMaxJ })
-        : integratePower(mine.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), t0, t1, { shiftS: m.shiftS });
-      return { deviceId: d.id, name: d.name, samples: mine.length, meanPowerW: mine.length ? e.meanPowerW : null, energyJ: mine.length ? e.energyJ : null, method: m.method };
+      // the same integration and sensor correction as a run (analyse.ts methodFor)
+      const e = windowEnergy(probe.semantics, mine, t0, t1);
+      return { deviceId: d.id, name: d.name, samples: mine.length, meanPowerW: mine.length ? e.meanPowerW : null, energyJ: mine.length ? e.energyJ : null, method: e.method };
     });
     const summary = {
       source: driver.meta.id, scope: driver.meta.scope, semantics: probe.semantics, durationS: t1 - t0, intervalMs,
