@@ -1,4 +1,6 @@
 // Gathers result files from files, folders and globs, validated (and upgraded) — reports read nothing else.
+// A folder is searched recursively for *.json; a glob is matched here (Node 20 has no fs.glob) with *, ?, [...]
+// inside a path segment and ** for any depth. A glob that matches nothing is reported, never silently dropped.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadResult, type LoadedResult } from '../results/io.js';
@@ -6,36 +8,82 @@ import { loadResult, type LoadedResult } from '../results/io.js';
 export type OkResult = Extract<LoadedResult, { state: 'ok' }>;
 export type BadResult = Extract<LoadedResult, { state: 'invalid' }>;
 
-async function expand(arg: string): Promise<string[]> {
-  if (/[*?[]/.test(arg)) {
-    const { glob } = await import('node:fs/promises') as unknown as { glob?: (p: string) => AsyncIterable<string> };
-    if (glob) { const out: string[] = []; for await (const p of glob(arg)) out.push(p); return out.sort(); }
-    return globFallback(arg);
+const isGlob = (s: string) => /[*?[]/.test(s);
+
+async function jsonFilesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.json')) out.push(join((e as unknown as { parentPath?: string; path?: string }).parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out.sort();
+}
+
+async function expand(arg: string): Promise<string[] | { unmatched: string }> {
+  if (isGlob(arg)) {
+    const found = await glob(arg);
+    return found.length ? found : { unmatched: arg };
   }
   try {
-    const st = await stat(arg);
-    if (st.isDirectory()) {
-      const out: string[] = [];
-      for (const e of await readdir(arg, { withFileTypes: true, recursive: true })) {
-        if (e.isFile() && e.name.endsWith('.json')) out.push(join((e as unknown as { parentPath?: string; path?: string }).parentPath ?? (e as unknown as { path: string }).path, e.name));
-      }
-      return out.sort();
-    }
+    if ((await stat(arg)).isDirectory()) return jsonFilesUnder(arg);
   } catch { /* reported by loadResult */ }
   return [arg];
 }
 
-/** Node 20 has no fs.glob: a small matcher for `dir/*.json`-style patterns (one wildcard segment, at the end). */
-async function globFallback(pattern: string): Promise<string[]> {
-  const i = pattern.lastIndexOf('/');
-  const dir = i >= 0 ? pattern.slice(0, i) || '/' : '.';
-  const base = pattern.slice(i + 1);
-  const re = new RegExp('^' + base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-  try { return (await readdir(dir)).filter((n) => re.test(n)).map((n) => (i >= 0 ? join(dir, n) : n)).sort(); } catch { return []; }
+/** One path segment's pattern as a regular expression: * and ? stay within the segment, [...] is a class. */
+export function segmentRegExp(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = seg.indexOf(']', i + 1);
+      if (end < 0) { re += '\\['; continue; }
+      const body = seg.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+      re += `[${body}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Files matching a glob: segments before the first wildcard are a plain folder, the rest are matched. */
+export async function glob(pattern: string): Promise<string[]> {
+  const parts = pattern.split(/[\\/]+/);
+  const absolute = pattern.startsWith('/');
+  const firstWild = parts.findIndex(isGlob);
+  const base = parts.slice(0, firstWild).join('/') || (absolute ? '/' : '.');
+  const rest = parts.slice(firstWild);
+  const out = new Set<string>();
+  const walk = async (dir: string, i: number): Promise<void> => {
+    if (i === rest.length) return;
+    const seg = rest[i]!;
+    let entries;
+    try { entries = await readdir(dir, { withFileTypes: true }); } catch { return; }
+    if (seg === '**') {
+      if (i === rest.length - 1) { for (const f of await jsonFilesUnder(dir).catch(() => [])) out.add(f); return; }
+      await walk(dir, i + 1); // ** matches no folder at all, too
+      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) await walk(join(dir, e.name), i);
+      return;
+    }
+    const re = segmentRegExp(seg);
+    for (const e of entries) {
+      if (!re.test(e.name)) continue;
+      const p = join(dir, e.name);
+      if (i === rest.length - 1) { if (e.isFile()) out.add(p); } else if (e.isDirectory()) await walk(p, i + 1);
+    }
+  };
+  await walk(base, 0);
+  return [...out].sort();
 }
 
 export async function collectResults(args: string[]): Promise<{ ok: OkResult[]; invalid: BadResult[] }> {
-  const paths = [...new Set((await Promise.all(args.map(expand))).flat())];
+  const expanded = await Promise.all(args.map(expand));
+  const unmatched: BadResult[] = expanded.flatMap((x) => (Array.isArray(x) ? [] : [{ state: 'invalid' as const, path: x.unmatched, reason: 'no file matches this pattern' }]));
+  const paths = [...new Set(expanded.flatMap((x) => (Array.isArray(x) ? x : [])))];
   const loaded = await Promise.all(paths.map(loadResult));
-  return { ok: loaded.filter((l): l is OkResult => l.state === 'ok'), invalid: loaded.filter((l): l is BadResult => l.state === 'invalid') };
+  return {
+    ok: loaded.filter((l): l is OkResult => l.state === 'ok'),
+    invalid: [...unmatched, ...loaded.filter((l): l is BadResult => l.state === 'invalid')],
+  };
 }

@@ -1,4 +1,10 @@
-// Report rendering: pure functions of validated results → report.md, report.html (self-contained), results.csv.
+// Report rendering from validated results → report.html (self-contained: inline CSS and SVG), report.md (the same
+// tables) and results.csv (one row per run, every headline figure).
+//
+// Layers: model.ts computes (pure), methodology.ts writes the sentences (pure), charts.ts turns specs into SVG
+// (pure, async), trace.ts reads raw samples (the only I/O besides writing), and this file assembles one view
+// object that both templates render. HTML escaping is Handlebars' own; Markdown escaping is applied to the whole
+// view before rendering, so no template can forget it.
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -6,74 +12,371 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../results/io.js';
 import type { WattbenchResult } from '../results/types.gen.js';
+import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
+import { basisShape, chipColors, efficiencySpec, powerData, powerSpec, renderSvg, scatterData, scatterSpec, type ChartCache } from './charts.js';
+import { readPowerTrace, samplesPathOf, type TraceOutcome } from './trace.js';
+import { GRADE_TEXT, runMethod, sourceGroups, sourcesNotUsed } from './methodology.js';
+import { csvCell, DASH, fmtMiB, fmtMs, fmtNum, fmtRatio, fmtS, fmtStat, fmtW, mdEscape, mdFence } from './format.js';
+
+export { csvCell } from './format.js';
+export { matchBaseline } from './model.js';
+export type { LoadedOk, LoadedBad } from './model.js';
 
 export interface ReportOptions {
   baseline?: string; title?: string; currency: string;
   pricePerKWh?: number; pue?: number; carbonGPerKWh?: number;
+  /** Power-over-time charts drawn at most (one per run); the rest are listed. Default 24. */
+  maxPowerCharts?: number;
+  /** Fixed generation time (tests, reproducible output); default now. */
+  generatedAt?: string;
 }
-export interface LoadedOk { path: string; result: WattbenchResult; upgradedFrom?: number }
-export interface LoadedBad { path: string; reason: string }
+
+export const DEFAULT_MAX_POWER_CHARTS = 24;
 
 const tpl = (name: string) => readFileSync(fileURLToPath(new URL(`./templates/${name}`, import.meta.url)), 'utf8');
 
-export function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  // a leading =,+,-,@ would be run as a formula by spreadsheets
-  const safe = /^[=+\-@]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
+// ---------------------------------------------------------------------------------------------------------------
+// CSV
 
-export interface Row {
-  runId: string; device: string; deviceCount: number; workload: string; kind: string; modelSize: string; source: string; scope: string; grade: string;
-  status: string; reps: string; tokensPerJ: number | null; tokensPerJCi: number | null; tokensPerS: number | null; meanPowerW: number | null; joulesPerToken: number | null;
-}
+const STAT_FIELDS = ['tokensPerJ', 'tokensPerS', 'meanPowerW', 'joulesPerToken', 'energyJ', 'idleSubtractedTokensPerJ'] as const;
+const STAT_PARTS = ['mean', 'sd', 'ci95Low', 'ci95High', 'ci95HalfWidth', 'cvPct', 'n'] as const;
 
-export function rowsOf(results: LoadedOk[]): Row[] {
-  return results.map(({ result: r }) => {
-    const used = r.sources.find((s) => s.state === 'used');
-    const accel = r.devices.filter((d) => used && used.state === 'used' && used.deviceIds.includes(d.id));
+export const CSV_COLUMNS: string[] = [
+  'runId', 'file', 'createdAt', 'status', 'chip', 'deviceName', 'deviceCount', 'powerLimitW', 'vendor',
+  'workloadId', 'workloadName', 'kind', 'modelSize', 'parameters', 'dtype', 'backend',
+  'sources', 'scope', 'semantics', 'estimated', 'achievedIntervalMedianMs', 'achievedIntervalP99Ms', 'fidelityGrade', 'energyErrorBoundPct',
+  'repetitionsOk', 'repetitionsTotal', 'headlineRepetitions',
+  ...STAT_FIELDS.flatMap((f) => STAT_PARTS.map((p) => `${f}_${p}`)),
+  'peakPowerW', 'idlePowerW', 'idleDurationS', 'baselineRatio', 'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
+  'warnings', 'errors', 'toolVersion', 'gitCommit', 'upgradedFromSchema',
+];
+
+export function csvRows(model: ReportModel): Array<Record<string, unknown>> {
+  return model.runs.map((v) => {
+    const r = v.result;
+    const used = r.sources.filter((s) => s.state === 'used') as Array<Extract<WattbenchResult['sources'][number], { state: 'used' }>>;
     const s = r.summary;
-    return {
-      runId: r.runId, device: accel[0]?.name ?? r.host.cpuModel, deviceCount: accel.length, workload: r.workload.name, kind: r.workload.kind ?? 'other',
-      modelSize: r.workload.modelSize ?? '', source: used?.id ?? '', scope: used && used.state === 'used' ? used.scope : '', grade: r.fidelity?.grade ?? '',
-      status: r.status, reps: s ? `${s.repetitionsOk}/${s.repetitionsTotal}` : `0/${r.repetitions.length}`,
-      tokensPerJ: s?.tokensPerJ.mean ?? null, tokensPerJCi: s?.tokensPerJ.ci95HalfWidth ?? null, tokensPerS: s?.tokensPerS.mean ?? null,
-      meanPowerW: s?.meanPowerW.mean ?? null, joulesPerToken: s?.joulesPerToken.mean ?? null,
+    const row: Record<string, unknown> = {
+      runId: r.runId, file: v.path, createdAt: r.createdAt, status: r.status, chip: v.chipLabel, deviceName: v.deviceName, deviceCount: v.deviceCount,
+      powerLimitW: v.powerLimitW.length === 1 ? v.powerLimitW[0] : v.powerLimitW.join(';'), vendor: v.vendor,
+      workloadId: r.workload.id, workloadName: r.workload.name, kind: v.kind, modelSize: v.modelSize, parameters: r.workload.parameters, dtype: r.workload.dtype, backend: r.workload.backend,
+      sources: used.map((x) => x.id).join(';'), scope: v.basis.scope, semantics: used.map((x) => x.semantics.kind).join(';'), estimated: v.basis.estimated,
+      achievedIntervalMedianMs: used[0]?.achievedIntervalMs?.median, achievedIntervalP99Ms: used[0]?.achievedIntervalMs?.p99,
+      fidelityGrade: r.fidelity?.grade, energyErrorBoundPct: r.fidelity?.energyErrorBoundPct,
+      repetitionsOk: s?.repetitionsOk ?? r.repetitions.filter((x) => x.status === 'ok').length, repetitionsTotal: s?.repetitionsTotal ?? r.repetitions.length, headlineRepetitions: v.headlineReps.length,
+      peakPowerW: Math.max(...v.headlineReps.map((f) => f.peakPowerW ?? -Infinity)), idlePowerW: r.idle?.powerW, idleDurationS: r.idle?.durationS,
+      warnings: [...new Set(r.warnings.map((w) => w.code))].join(';'), errors: [...new Set(r.errors.map((e) => e.code))].join(';'),
+      toolVersion: r.tool.version, gitCommit: r.tool.gitCommit, upgradedFromSchema: v.upgradedFrom,
     };
+    for (const f of STAT_FIELDS) for (const p of STAT_PARTS) row[`${f}_${p}`] = s?.[f]?.[p];
+    // per-run ratio and cost use this run's own figures against the baseline row's cell in the same column
+    const baseCell = model.baselineRowKey ? model.cells.get(cellKey(model.baselineRowKey, v.columnKey))?.figures?.tokensPerJ : undefined;
+    row.baselineRatio = s && baseCell && baseCell.n > 0 && baseCell.mean > 0 ? s.tokensPerJ.mean / baseCell.mean : undefined;
+    if (model.cost && s && s.joulesPerToken.n > 0) {
+      const pue = model.cost.inputs.pue ?? 1;
+      const kwh = s.joulesPerToken.mean / 3.6;
+      row.deviceKWhPerMTok = kwh;
+      row.facilityKWhPerMTok = kwh * pue;
+      row.costPerMTok = model.cost.inputs.pricePerKWh !== undefined ? kwh * pue * model.cost.inputs.pricePerKWh : undefined;
+      row.co2KgPerMTok = model.cost.inputs.carbonGPerKWh !== undefined ? (kwh * pue * model.cost.inputs.carbonGPerKWh) / 1000 : undefined;
+    }
+    return row;
   });
 }
 
-const fmt = (x: unknown, d = 3) => (typeof x === 'number' && Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(d)) : '–');
-
-export function renderCsv(rows: Row[]): string {
-  const cols = Object.keys(rows[0] ?? { runId: '' }) as Array<keyof Row>;
-  return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+export function renderCsv(model: ReportModel): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const row of csvRows(model)) lines.push(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
+  return lines.join('\r\n') + '\r\n';
 }
 
-function context(results: LoadedOk[], invalid: LoadedBad[], opts: ReportOptions) {
-  const rows = rowsOf(results).map((r) => ({ ...r, tpj: fmt(r.tokensPerJ), ci: fmt(r.tokensPerJCi), tps: fmt(r.tokensPerS), pw: fmt(r.meanPowerW), jpt: fmt(r.joulesPerToken) }));
-  return { title: opts.title ?? 'wattbench report', generated: new Date().toISOString(), rows, invalid, runs: results.map((l) => ({ ...l.result, warningsList: l.result.warnings })) };
+// ---------------------------------------------------------------------------------------------------------------
+// The view both templates render
+
+/** Marks text that must reach the Markdown output as it is (code-block bodies); everything else is escaped there.
+ *  In HTML it is escaped like any string (Handlebars calls toString). */
+class Verbatim { constructor(readonly text: string) {} toString() { return this.text; } }
+
+const SHAPE_SYMBOL: Record<string, string> = { circle: '●', 'triangle-up': '▲', diamond: '◆', square: '■', cross: '✚', 'triangle-down': '▼', 'triangle-left': '◀', 'triangle-right': '▶' };
+
+export interface ChartsRendered {
+  efficiency: string | null;
+  scatter: Array<{ column: string; svg: string }>;
+  /** Per run index: drawn, missing (no usable samples file: note says why) or omitted (over --max-power-charts). */
+  power: Map<number, { state: 'drawn'; svg: string; note: string } | { state: 'missing' | 'omitted'; svg: null; note: string }>;
 }
 
-export function renderMarkdown(results: LoadedOk[], invalid: LoadedBad[], opts: ReportOptions): string {
-  const md = Handlebars.create();
-  // Markdown table cells: escape pipes and HTML so device names stay data
-  md.registerHelper('cell', (v: unknown) => new Handlebars.SafeString(String(v ?? '').replace(/[|\\]/g, (c) => `\\${c}`).replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ')));
-  return md.compile(tpl('report.md.hbs'), { noEscape: true })(context(results, invalid, opts));
+function kv(pairs: Array<[string, unknown]>): Array<{ k: string; v: string }> {
+  return pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => ({ k, v: String(v) }));
 }
 
-export function renderHtml(results: LoadedOk[], invalid: LoadedBad[], opts: ReportOptions): string {
-  const h = Handlebars.create();
-  return h.compile(tpl('report.html.hbs'))({ ...context(results, invalid, opts), css: tpl('report.css') });
+const DEVICE_HEADINGS: Record<string, string> = {
+  id: 'id', name: 'name', vendor: 'vendor', kind: 'kind', index: 'index', memoryMiB: 'memory', powerLimitW: 'power limit', tdpW: 'TDP',
+  driverVersion: 'driver', firmwareVersion: 'firmware', busId: 'bus id', partition: 'partition', uuid: 'UUID', serial: 'serial',
+};
+
+function runDetail(v: RunView, row: ReportModel['rows'][number], power: ChartsRendered['power']) {
+  const r = v.result;
+  const devKeys = ['id', 'name', 'vendor', 'kind', 'index', 'memoryMiB', 'powerLimitW', 'tdpW', 'driverVersion', 'firmwareVersion', 'busId', 'partition', 'uuid', 'serial'] as const;
+  const present = devKeys.filter((k) => r.devices.some((d) => d[k] !== undefined));
+  const devCell = (k: (typeof devKeys)[number], x: unknown) => (x === undefined ? DASH : k === 'memoryMiB' ? fmtMiB(x as number) : k === 'powerLimitW' || k === 'tdpW' ? fmtW(x as number) : String(x));
+  const config = JSON.stringify(r.workload.config, null, 2);
+  const configText = config.length > 20000 ? `${config.slice(0, 20000)}\n… (${config.length - 20000} more characters in the result file)` : config;
+  const p = power.get(v.index);
+  return {
+    anchor: v.anchor, runId: r.runId, path: v.path, status: r.status, createdAt: r.createdAt, chip: v.chipLabel, mark: row.mark,
+    workloadName: r.workload.name, column: `${v.modelSize} · ${v.kind}`, basis: basisLabel(v.basis), upgradedFrom: v.upgradedFrom,
+    summary: r.summary ? `${fmtStat(r.summary.tokensPerJ)} tokens/J` : 'no headline figure',
+    host: kv([['CPU', r.host.cpuModel], ['cores / threads', `${r.host.cpuCores} / ${r.host.cpuThreads}`], ['memory', fmtMiB(r.host.memoryMiB)], ['OS', r.host.os], ['kernel', r.host.kernel], ['arch', r.host.arch], ['host name', r.host.hostname], ['virtualization', r.host.virtualization]]),
+    tool: kv([['wattbench', r.tool.version], ['git commit', r.tool.gitCommit], ['created', r.createdAt], ['clock anchor', r.clock.anchorWallTime], ['result file', v.path], ['raw samples', r.rawSamples.file], ['upgraded from schema', v.upgradedFrom]]),
+    deviceCols: present.map((k) => ({ k: DEVICE_HEADINGS[k] })),
+    devices: r.devices.map((d) => ({ cells: present.map((k) => ({ v: devCell(k, d[k]) })) })),
+    software: Object.entries(r.software).sort((a, b) => a[0].localeCompare(b[0])).map(([k, x]) => ({ k, v: x })),
+    workload: kv([['id', r.workload.id], ['name', r.workload.name], ['kind', r.workload.kind], ['model size', r.workload.modelSize], ['parameters', typeof r.workload.parameters === 'number' ? r.workload.parameters.toLocaleString('en-US') : undefined], ['dtype', r.workload.dtype], ['backend', r.workload.backend]]),
+    config: new Verbatim(configText), configFence: new Verbatim(mdFence(configText)),
+    settings: kv([['repetitions', r.settings.repetitions], ['max repetitions', r.settings.maxRepetitions], ['target CI', r.settings.targetCiPct !== undefined ? `${r.settings.targetCiPct}%` : undefined], ['idle baseline', fmtS(r.settings.idleS)], ['cooldown', fmtS(r.settings.cooldownS)], ['interval', fmtMs(r.settings.intervalMs)], ['timeout', r.settings.timeoutS !== undefined ? fmtS(r.settings.timeoutS) : undefined], ['source requested', r.settings.sourceRequested], ['suite', r.settings.suite ? `${r.settings.suite.path}${r.settings.suite.entry ? ` (${r.settings.suite.entry})` : ''} sha256 ${r.settings.suite.sha256.slice(0, 12)}…` : undefined]]),
+    sources: r.sources.flatMap((s) => s.state === 'used'
+      ? [{ id: s.id, text: `scope ${s.scope}; ${s.semantics.kind}; ${s.sampleCount} samples; requested ${fmtMs(s.requestedIntervalMs)}, achieved ${s.achievedIntervalMs ? `${fmtMs(s.achievedIntervalMs.median)} median` : 'not recorded'}; ${s.gaps.length} gap(s), ${s.restarts} restart(s)${s.command?.length ? `; command: ${s.command.join(' ')}` : ''}${s.note ? `; ${s.note}` : ''}` }]
+      : []),
+    // the reasons repeat across runs on one host: they are listed once, under Methodology
+    notUsed: r.sources.filter((s) => s.state !== 'used').map((s) => `${s.id} (${s.state})`).join(', '),
+    reps: r.repetitions.map((x) => ({
+      index: x.index, status: x.status, headline: x.headline === false ? 'no' : 'yes',
+      duration: fmtS(x.window?.durationS), tokens: x.tokens ? x.tokens.total.toLocaleString('en-US') : DASH,
+      energy: x.figures ? `${fmtNum(x.figures.energyJ)} J` : DASH, power: fmtW(x.figures?.meanPowerW), tps: fmtNum(x.figures?.tokensPerS), tpj: fmtNum(x.figures?.tokensPerJ),
+    })),
+    errors: r.errors.map((e) => ({ code: e.code, message: e.message, repetition: e.repetition, stderrTail: e.stderrTail ? new Verbatim(e.stderrTail) : undefined, stderrFence: e.stderrTail ? new Verbatim(mdFence(e.stderrTail)) : undefined })),
+    powerNote: p ? p.note : '',
+  };
+}
+
+export function buildView(model: ReportModel, invalid: LoadedBad[], charts: ChartsRendered, opts: ReportOptions) {
+  const rowsByKey = new Map(model.rows.map((r) => [r.key, r]));
+  const baseline = model.baselineRowKey ? rowsByKey.get(model.baselineRowKey)! : null;
+  const matrixRows = model.rows.map((row) => ({
+    label: row.chipLabel, mark: row.mark, basis: basisLabel(row.basis), isBaseline: row.isBaseline,
+    cells: model.columns.map((col) => {
+      const c = model.cells.get(cellKey(row.key, col.key));
+      const f = c?.figures;
+      if (!c) return { empty: true, text: '' };
+      if (!f || f.tokensPerJ.n === 0) return { empty: true, text: 'no headline figure', runs: c.runIndexes.length };
+      return {
+        empty: false, best: c.best, mark: row.mark,
+        tpj: fmtNum(f.tokensPerJ.mean), ci: f.tokensPerJ.ci95HalfWidth !== null ? fmtNum(f.tokensPerJ.ci95HalfWidth, 2) : null,
+        ratio: row.isBaseline ? 'baseline' : c.ratio === null ? 'no baseline figure here' : fmtRatio(c.ratio), noRatio: !row.isBaseline && c.ratio === null,
+        tps: fmtNum(f.tokensPerS.mean), w: fmtNum(f.meanPowerW.mean), jpt: fmtNum(f.joulesPerToken.mean),
+        runs: f.runs, reps: f.reps, cv: f.tokensPerJ.cvPct !== null ? `${fmtNum(f.tokensPerJ.cvPct, 2)}%` : DASH,
+      };
+    }),
+  }));
+  const cellTable = model.rows.flatMap((row) => model.columns.flatMap((col) => {
+    const c = model.cells.get(cellKey(row.key, col.key));
+    if (!c) return [];
+    const f = c.figures;
+    return [{
+      chip: row.chipLabel, mark: row.mark, column: col.label, best: c.best, runs: c.runIndexes.length, reps: f?.reps ?? 0,
+      tpj: fmtStat(f?.tokensPerJ), ratio: row.isBaseline ? 'baseline' : fmtRatio(c.ratio), tps: fmtStat(f?.tokensPerS), w: fmtStat(f?.meanPowerW), jpt: fmtStat(f?.joulesPerToken),
+      idleTpj: fmtStat(f?.idleSubtractedTokensPerJ), cv: f && f.tokensPerJ.cvPct !== null ? `${fmtNum(f.tokensPerJ.cvPct, 2)}%` : DASH,
+    }];
+  }));
+  const gradeCounts = new Map<string, number>();
+  for (const v of model.runs) gradeCounts.set(v.basis.grade, (gradeCounts.get(v.basis.grade) ?? 0) + 1);
+  const runMethods = model.runs.map((v) => runMethod(v, rowsByKey.get(v.rowKey)!.mark));
+  const powerList = model.runs.map((v) => {
+    const p = charts.power.get(v.index);
+    return { anchor: v.anchor, runId: v.result.runId, chip: v.chipLabel, mark: rowsByKey.get(v.rowKey)!.mark, column: `${v.modelSize} · ${v.kind}`, state: p?.state ?? 'omitted', svg: p?.svg ?? null, note: p?.note ?? '', idle: v.result.idle ? fmtW(v.result.idle.powerW) : null };
+  });
+  const charted = powerList.filter((p) => p.state === 'drawn');
+  const powerMissing = powerList.filter((p) => p.state === 'missing');
+  const powerOmitted = powerList.filter((p) => p.state === 'omitted');
+  const toolVersions = [...new Set(model.runs.map((v) => v.result.tool.version))].join(', ');
+  const cost = model.cost ? {
+    currency: model.cost.inputs.currency,
+    price: model.cost.inputs.pricePerKWh !== undefined ? `${model.cost.inputs.currency}${model.cost.inputs.pricePerKWh} per kWh` : null,
+    pue: model.cost.inputs.pue !== undefined ? String(model.cost.inputs.pue) : '1 (assumed: no --pue given)',
+    carbon: model.cost.inputs.carbonGPerKWh !== undefined ? `${model.cost.inputs.carbonGPerKWh} gCO2/kWh` : null,
+    hasPrice: model.cost.inputs.pricePerKWh !== undefined, hasCarbon: model.cost.inputs.carbonGPerKWh !== undefined,
+    rows: model.cost.rows.map((c) => ({
+      chip: c.chipLabel, mark: c.mark, column: c.column, jpt: fmtNum(c.joulesPerToken), kwh: fmtNum(c.deviceKWhPerMTok), facility: fmtNum(c.facilityKWhPerMTok),
+      cost: c.costPerMTok !== null ? `${model.cost!.inputs.currency}${fmtNum(c.costPerMTok)}` : DASH, co2: c.co2KgPerMTok !== null ? fmtNum(c.co2KgPerMTok) : DASH,
+    })),
+  } : null;
+  const warnedRuns = runMethods.filter((m) => m.warnings.length);
+  return {
+    title: opts.title ?? 'wattbench report',
+    generatedAt: opts.generatedAt ?? new Date().toISOString(),
+    toolVersions,
+    counts: { runs: model.runs.length, chips: new Set(model.rows.map((r) => r.chipKey)).size, columns: model.columns.length, invalid: invalid.length, warnedRuns: warnedRuns.length },
+    baseline: baseline ? { label: baseline.chipLabel, basis: basisLabel(baseline.basis) } : null,
+    basisNotes: model.basisNotes.map((n) => ({ mark: n.mark, text: n.text, runs: n.runs })),
+    hasMarks: model.basisNotes.length > 0,
+    columns: model.columns.map((c) => ({ label: c.label, modelSize: c.modelSize, kind: c.kind })),
+    matrixRows, cellTable,
+    charts: {
+      efficiency: charts.efficiency, scatter: charts.scatter,
+      chipLegend: chipColors(model).map((c) => ({ label: c.label, style: `background:${c.color}` })),
+      basisLegend: [
+        ...(model.referenceBasis ? [{ symbol: SHAPE_SYMBOL.circle, text: `${basisLabel(model.referenceBasis)} (the baseline's basis)` }] : []),
+        ...model.basisNotes.map((n) => ({ symbol: SHAPE_SYMBOL[basisShape(model, n.mark)] ?? '?', text: `${n.mark} ${basisLabel(n.basis)}` })),
+      ],
+      power: charted, powerMissing, powerOmitted: powerOmitted.length ? { count: powerOmitted.length, limit: opts.maxPowerCharts ?? DEFAULT_MAX_POWER_CHARTS, first: powerOmitted.slice(0, 10) } : null,
+    },
+    methodology: {
+      sources: sourceGroups(model.runs),
+      notUsed: sourcesNotUsed(model.runs),
+      grades: [...gradeCounts.entries()].sort().map(([grade, n]) => ({ grade, text: GRADE_TEXT[grade] ?? grade, runs: n })),
+      runs: runMethods, warnedRuns,
+      idleRuns: model.runs.filter((v) => v.result.idle).length,
+      allIdle: model.runs.every((v) => v.result.idle),
+    },
+    cost,
+    runs: model.runs.map((v) => runDetail(v, rowsByKey.get(v.rowKey)!, charts.power)),
+    invalid: invalid.map((i) => ({ path: i.path, reason: i.reason, problems: (i.problems ?? []).slice(0, 5).map((p) => `${p.pointer}: ${p.message}`), more: Math.max(0, (i.problems?.length ?? 0) - 5) })),
+    upgraded: model.runs.filter((v) => v.upgradedFrom !== undefined).map((v) => ({ path: v.path, from: v.upgradedFrom })),
+  };
+}
+
+export type ReportView = ReturnType<typeof buildView>;
+
+/** Deep copy with every string Markdown-escaped; Verbatim parts (code-block bodies) pass as they are. */
+function mdEscapeDeep(x: unknown): unknown {
+  if (typeof x === 'string') return mdEscape(x);
+  if (x instanceof Verbatim) return x.text;
+  if (Array.isArray(x)) return x.map(mdEscapeDeep);
+  if (x && typeof x === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x)) out[k] = k === 'svg' || k === 'efficiency' ? undefined : mdEscapeDeep(v);
+    return out;
+  }
+  return x;
+}
+
+let mdTemplate: Handlebars.TemplateDelegate | undefined;
+let htmlTemplate: Handlebars.TemplateDelegate | undefined;
+let css: string | undefined;
+
+function helpers(h: typeof Handlebars) {
+  h.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  h.registerHelper('inc', (n: number) => n + 1);
+  h.registerHelper('lower', (s: unknown) => String(s ?? '').toLowerCase());
+  h.registerHelper('plural', (n: number, one: string, many: string) => (n === 1 ? one : many));
+}
+
+export function renderMarkdown(view: ReportView): string {
+  if (!mdTemplate) {
+    const md = Handlebars.create();
+    helpers(md);
+    mdTemplate = md.compile(tpl('report.md.hbs'), { noEscape: true, strict: false });
+  }
+  return mdTemplate(mdEscapeDeep(view)).replace(/\n{3,}/g, '\n\n');
+}
+
+export function renderHtml(view: ReportView): string {
+  if (!htmlTemplate) {
+    const h = Handlebars.create();
+    helpers(h);
+    htmlTemplate = h.compile(tpl('report.html.hbs'), { strict: false });
+    css = tpl('report.css');
+  }
+  // SVG from vega is inserted as markup ({{{svg}}}); vega escapes every text it writes. Verbatim parts render
+  // through their toString and are escaped like any other string.
+  return htmlTemplate({ ...view, css });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Charts and I/O
+
+/** Which runs get a power chart: first one per matrix cell (so every cell is shown), then the rest in order. */
+export function powerChartRuns(model: ReportModel, max: number): number[] {
+  const chosen: number[] = [];
+  const seen = new Set<string>();
+  for (const v of model.runs) {
+    const k = cellKey(v.rowKey, v.columnKey);
+    if (!seen.has(k) && chosen.length < max) { seen.add(k); chosen.push(v.index); }
+  }
+  for (const v of model.runs) if (chosen.length < max && !chosen.includes(v.index)) chosen.push(v.index);
+  return chosen.sort((a, b) => a - b);
+}
+
+export async function renderCharts(model: ReportModel, traces: Map<number, TraceOutcome>, maxPowerCharts: number): Promise<ChartsRendered> {
+  const cache: ChartCache = new Map();
+  const eff = efficiencySpec(model);
+  const efficiency = eff ? await renderSvg(eff) : null;
+  const scatter: ChartsRendered['scatter'] = [];
+  const scatterChart = scatterSpec(model);
+  for (const col of model.columns) {
+    const data = scatterData(model, col.key);
+    if (data) scatter.push({ column: col.label, svg: await renderSvg(scatterChart, data, cache, 'scatter') });
+  }
+  const power: ChartsRendered['power'] = new Map();
+  for (const v of model.runs) {
+    const t = traces.get(v.index);
+    if (!t) { power.set(v.index, { state: 'omitted', svg: null, note: `not drawn: over the limit of ${maxPowerCharts} power charts (raise --max-power-charts)` }); continue; }
+    if (t.state === 'missing') { power.set(v.index, { state: 'missing', svg: null, note: `${t.reason}; power chart skipped` }); continue; }
+    const data = powerData(v, t.trace);
+    const multi = t.trace.devices.length > 1;
+    power.set(v.index, data
+      ? { state: 'drawn', svg: await renderSvg(powerSpec(multi), data, cache, `power-${multi}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings` }
+      : { state: 'missing', svg: null, note: 'no power readings to draw' });
+  }
+  return { efficiency, scatter, power };
+}
+
+export async function readTraces(model: ReportModel, runIndexes: number[]): Promise<Map<number, TraceOutcome>> {
+  const out = new Map<number, TraceOutcome>();
+  // results cloned from one run share one samples file: read it once
+  const cache = new Map<string, Promise<TraceOutcome>>();
+  await Promise.all(runIndexes.map(async (i) => {
+    const v = model.runs[i]!;
+    const abs = samplesPathOf(v.path, v.result.rawSamples.file);
+    let p = cache.get(abs);
+    if (!p) { p = readPowerTrace(v.path, v.result.rawSamples.file); cache.set(abs, p); }
+    out.set(i, await p);
+  }));
+  return out;
+}
+
+export interface ReportTimings { modelMs: number; tracesMs: number; chartsMs: number; htmlMs: number; mdMs: number; csvMs: number; writeMs: number }
+
+/** Everything writeReport does, returning the texts (and phase timings, for bench/report.ts). */
+/** The same run reached twice (a copied file, overlapping globs) would count twice in a pooled cell: keep the first. */
+export function dropDuplicates(results: LoadedOk[], invalid: LoadedBad[]): { results: LoadedOk[]; invalid: LoadedBad[] } {
+  const first = new Map<string, string>();
+  const kept: LoadedOk[] = [];
+  const dropped: LoadedBad[] = [];
+  for (const l of results) {
+    const seen = first.get(l.result.runId);
+    if (seen === undefined) { first.set(l.result.runId, l.path); kept.push(l); }
+    else dropped.push({ path: l.path, reason: `same runId (${l.result.runId}) as ${seen}, which is included; a run is counted once` });
+  }
+  return { results: kept, invalid: [...invalid, ...dropped] };
+}
+
+export async function buildReport(allResults: LoadedOk[], allInvalid: LoadedBad[], opts: ReportOptions): Promise<{ html: string; md: string; csv: string; model: ReportModel; timings: Omit<ReportTimings, 'writeMs'> }> {
+  const t0 = performance.now();
+  const { results, invalid } = dropDuplicates(allResults, allInvalid);
+  const baselineRowKey = opts.baseline ? (() => { const m = matchBaseline(buildRunViews(results), opts.baseline!); return m.ok ? m.rowKey : undefined; })() : undefined;
+  const model = buildModel(results, { baselineRowKey, cost: { currency: opts.currency, pricePerKWh: opts.pricePerKWh, pue: opts.pue, carbonGPerKWh: opts.carbonGPerKWh } });
+  const t1 = performance.now();
+  const max = opts.maxPowerCharts ?? DEFAULT_MAX_POWER_CHARTS;
+  const traces = await readTraces(model, powerChartRuns(model, max));
+  const t2 = performance.now();
+  const charts = await renderCharts(model, traces, max);
+  const t3 = performance.now();
+  const view = buildView(model, invalid, charts, opts);
+  const html = renderHtml(view);
+  const t4 = performance.now();
+  const md = renderMarkdown(view);
+  const t5 = performance.now();
+  const csv = renderCsv(model);
+  const t6 = performance.now();
+  return { html, md, csv, model, timings: { modelMs: t1 - t0, tracesMs: t2 - t1, chartsMs: t3 - t2, htmlMs: t4 - t3, mdMs: t5 - t4, csvMs: t6 - t5 } };
 }
 
 export async function writeReport(results: LoadedOk[], invalid: LoadedBad[], outDir: string, opts: ReportOptions): Promise<string[]> {
+  const { html, md, csv } = await buildReport(results, invalid, opts);
   await mkdir(outDir, { recursive: true });
-  const files: Array<[string, string]> = [
-    ['report.html', renderHtml(results, invalid, opts)],
-    ['report.md', renderMarkdown(results, invalid, opts)],
-    ['results.csv', renderCsv(rowsOf(results))],
-  ];
+  const files: Array<[string, string]> = [['report.html', html], ['report.md', md], ['results.csv', csv]];
   for (const [name, text] of files) await writeFileAtomic(join(outDir, name), text);
   return files.map(([n]) => join(outDir, n));
 }

@@ -1,22 +1,33 @@
 // `wattbench report RESULTS... --out DIR`: render reports from validated result files only.
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { parseFlags } from './command.js';
+import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { collectResults } from '../collect.js';
-import { writeReport } from '../../reports/index.js';
+import { writeReport, matchBaseline, DEFAULT_MAX_POWER_CHARTS } from '../../reports/index.js';
+import { buildRunViews } from '../../reports/model.js';
 
-const usage = `wattbench report RESULTS... --out DIR [--baseline DEVICE] [--price-per-kwh X] [--pue X] [--carbon-g-per-kwh X]
+const usage = `wattbench report RESULTS... --out DIR [options]
 
 RESULTS are result files, folders (searched for *.json) or globs. Writes report.html (self-contained),
-report.md and results.csv into DIR. Invalid files are listed with the reason; the report is built from the rest.`;
+report.md and results.csv into DIR. Invalid files are listed with the reason; the report is built from the rest.
+
+  --out DIR               where the three files go (created if needed)
+  --baseline CHIP         chip the ratios compare against: a device name or chip label, or a unique part of one
+                          (default: the first chip in the inputs)
+  --title TEXT            report title
+  --price-per-kwh X       electricity price per kWh → energy cost per million tokens
+  --currency SYMBOL       currency symbol for the cost (default $)
+  --pue X                 data-centre power usage effectiveness (default 1 when a cost or carbon flag is given)
+  --carbon-g-per-kwh X    grid carbon intensity → kg CO2 per million tokens
+  --max-power-charts N    power-over-time charts drawn at most (default ${DEFAULT_MAX_POWER_CHARTS}; one per matrix cell first)`;
 
 export const report: Command = {
   name: 'report', summary: 'write report.html, report.md and results.csv from result files', usage,
   async run(argv, io) {
     const { values: f, positionals } = parseFlags(argv, {
       out: { type: 'string' }, baseline: { type: 'string' }, 'price-per-kwh': { type: 'string' }, pue: { type: 'string' },
-      'carbon-g-per-kwh': { type: 'string' }, currency: { type: 'string' }, title: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'carbon-g-per-kwh': { type: 'string' }, currency: { type: 'string' }, title: { type: 'string' }, 'max-power-charts': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     } as const, 'report');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (!positionals.length) throw badInput('BAD_FLAG', 'report needs result files or folders', 'e.g. wattbench report results/runs --out report/');
@@ -27,12 +38,21 @@ export const report: Command = {
       if (!Number.isFinite(n) || n < 0) throw badInput('BAD_FLAG', `${flag} '${v}' is not a non-negative number`, `e.g. ${flag} 0.12`);
       return n;
     };
+    const pue = numOpt(f.pue, '--pue');
+    if (pue !== undefined && pue < 1) throw badInput('BAD_FLAG', `--pue '${f.pue}' is below 1`, 'PUE is facility energy ÷ IT energy, so at least 1 (e.g. --pue 1.2)');
+    const pricePerKWh = numOpt(f['price-per-kwh'], '--price-per-kwh');
+    const carbonGPerKWh = numOpt(f['carbon-g-per-kwh'], '--carbon-g-per-kwh');
+    const maxPowerCharts = num(f['max-power-charts'], '--max-power-charts', { min: 0, integer: true });
     const { ok, invalid } = await collectResults(positionals);
     for (const i of invalid) io.stderr.write(`skipped ${i.path}: ${i.reason}${i.problems?.length ? ` (${i.problems.slice(0, 3).map((p) => `${p.pointer}: ${p.message}`).join('; ')})` : ''}\n`);
     if (!ok.length) throw badInput('NO_RESULTS', 'no valid result files among the inputs', 'run `wattbench validate` on them to see why');
+    if (f.baseline !== undefined) {
+      const m = matchBaseline(buildRunViews(ok), f.baseline);
+      if (!m.ok) throw badInput('BAD_BASELINE', `--baseline: ${m.reason}`, `pass one of: ${m.chips.map((c) => JSON.stringify(c)).join(', ')}`);
+    }
     const files = await writeReport(ok, invalid, resolve(f.out), {
       baseline: f.baseline, title: f.title, currency: f.currency ?? '$',
-      pricePerKWh: numOpt(f['price-per-kwh'], '--price-per-kwh'), pue: numOpt(f.pue, '--pue'), carbonGPerKWh: numOpt(f['carbon-g-per-kwh'], '--carbon-g-per-kwh'),
+      pricePerKWh, pue, carbonGPerKWh, maxPowerCharts,
     });
     for (const p of files) io.stdout.write(`wrote ${p}\n`);
     return EXIT.OK;

@@ -1,0 +1,268 @@
+// Chart specs (vega-lite) and their rendering to inline SVG, at report time, in Node, with no browser: vega-lite
+// compiles each spec to vega, and a headless vega View (renderer 'none') writes the SVG. vega escapes every text
+// it writes into the SVG (labels, aria-labels), so data-derived names stay data.
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { ReportModel, RunView } from './model.js';
+import { cellKey } from './model.js';
+
+export interface PowerTrace {
+  /** One series per device, already reduced for drawing. */
+  devices: Array<{ deviceId: string; tS: number[]; powerW: number[] }>;
+  sampleCount: number;
+}
+
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+// Colour-blind-safe categorical palette (Okabe & Ito), then Tableau 10 for more chips.
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000', '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+const CONFIG = {
+  font: FONT,
+  background: 'transparent',
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 600, gridColor: '#e6e9ef', domainColor: '#8a93a3', tickColor: '#8a93a3', labelColor: '#3b4252', titleColor: '#1d2330' },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 420, titleLimit: 420, symbolSize: 90, labelColor: '#3b4252' },
+  title: { fontSize: 13, fontWeight: 600, anchor: 'start', color: '#1d2330', limit: 900 },
+};
+
+type Spec = Record<string, unknown>;
+
+// vega-lite's advisory warnings (e.g. about independent scales in facets) would land on the user's terminal in
+// the middle of `wattbench report`; the charts are checked by the tests instead, and real errors still throw.
+const quiet = {
+  level(_l?: number) { return quiet; },
+  error(...args: readonly unknown[]) { throw new Error(`vega-lite: ${args.map(String).join(' ')}`); },
+  warn() { return quiet; }, info() { return quiet; }, debug() { return quiet; },
+};
+
+/** Compiled charts by key, so a chart drawn many times (one per run) is compiled and parsed once. */
+export type ChartCache = Map<string, vega.Runtime>;
+
+/**
+ * Render a vega-lite spec to an SVG string without a browser. `data` fills the spec's named datasets; with a
+ * cache and key, the spec is compiled once and only the data changes between calls (compiling and parsing is
+ * most of the cost of a small chart).
+ */
+export async function renderSvg(spec: Spec, data?: Record<string, unknown[]>, cache?: ChartCache, key?: string): Promise<string> {
+  let runtime = cache && key ? cache.get(key) : undefined;
+  if (!runtime) {
+    const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG, ...spec } as vl.TopLevelSpec, { logger: quiet as never }).spec;
+    runtime = vega.parse(compiled);
+    if (cache && key) cache.set(key, runtime);
+  }
+  const view = new vega.View(runtime, { renderer: 'none', logLevel: vega.Error });
+  try {
+    for (const [name, values] of Object.entries(data ?? {})) view.data(name, values);
+    const svg = await view.toSVG();
+    // a fixed width would overflow narrow screens: keep the viewBox, let CSS size it
+    return svg.replace(/^<svg([^>]*?) width="(\d+(?:\.\d+)?)" height="(\d+(?:\.\d+)?)"/, (_m, a: string, w: string, h: string) => `<svg${a} width="${w}" height="${h}" style="max-width:100%;height:auto" role="img"`);
+  } finally {
+    view.finalize();
+  }
+}
+
+export function rowLegendLabel(chipLabel: string, mark: string): string {
+  return mark ? `${chipLabel} ${mark}` : chipLabel;
+}
+
+/** Colour of each chip row: a fixed mapping, so every chart and the HTML legend agree. */
+export function chipColors(model: ReportModel): Array<{ label: string; color: string; mark: string }> {
+  return model.rows.map((r, i) => ({ label: rowLegendLabel(r.chipLabel, r.mark), color: PALETTE[i % PALETTE.length]!, mark: r.mark }));
+}
+
+function colorScale(model: ReportModel) {
+  const c = chipColors(model);
+  return { domain: c.map((x) => x.label), range: c.map((x) => x.color) };
+}
+
+/**
+ * Efficiency by chip and model size: one panel per column (model size × workload), each with its own y scale —
+ * tokens per joule differs by orders of magnitude between model sizes, and one shared axis would flatten the
+ * small models to nothing. Bars are the mean, whiskers the 95% CI.
+ */
+export function efficiencySpec(model: ReportModel): Spec | null {
+  const values: Array<Record<string, unknown>> = [];
+  const chipOrder = model.rows.map((r) => rowLegendLabel(r.chipLabel, r.mark));
+  for (const col of model.columns) {
+    for (const row of model.rows) {
+      const f = model.cells.get(cellKey(row.key, col.key))?.figures;
+      if (!f || f.tokensPerJ.n === 0) continue;
+      values.push({ column: col.label, chip: rowLegendLabel(row.chipLabel, row.mark), tpj: f.tokensPerJ.mean, lo: f.tokensPerJ.ci95Low, hi: f.tokensPerJ.ci95High, ref: row.mark === '' });
+    }
+  }
+  if (!values.length) return null;
+  return {
+    title: 'Tokens per joule by chip and model size',
+    data: { values },
+    columns: Math.min(4, model.columns.length),
+    facet: { field: 'column', type: 'nominal', sort: model.columns.map((c) => c.label), title: null, header: { labelFontSize: 12, labelFontWeight: 600, labelLimit: 240, labelColor: '#1d2330' } },
+    spec: {
+      width: { step: 34 }, height: 200,
+      encoding: {
+        x: { field: 'chip', type: 'nominal', sort: chipOrder, axis: null, title: null },
+        // colours follow the chip legend printed once above the charts (chipColors)
+        color: { field: 'chip', type: 'nominal', scale: colorScale(model), legend: null },
+      },
+      layer: [
+        {
+          mark: { type: 'bar', stroke: '#1d2330' },
+          encoding: {
+            y: { field: 'tpj', type: 'quantitative', title: 'tokens per joule' },
+            opacity: { condition: { test: 'datum.ref', value: 1 }, value: 0.45 },
+            strokeWidth: { condition: { test: 'datum.ref', value: 0 }, value: 1.2 },
+            strokeDash: { condition: { test: 'datum.ref', value: [1, 0] }, value: [3, 2] },
+          },
+        },
+        {
+          // no transform here (a filtered layer would fork the data source under independent scales): vega-lite
+          // drops rules whose ends are null on its own, which is what runs with one repetition have
+          mark: { type: 'rule', strokeWidth: 1.4 },
+          encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { value: '#1d2330' } },
+        },
+      ],
+    },
+    resolve: { scale: { y: 'independent', x: 'independent' } },
+  };
+}
+
+/**
+ * Pareto front on (power, throughput): runs that no other run beats on both counts (no more power and at least
+ * as much throughput, one of them strictly). Returned sorted by power.
+ */
+export function paretoFront<T extends { powerW: number; tokensPerS: number }>(points: T[]): T[] {
+  const sorted = [...points].sort((a, b) => a.powerW - b.powerW || b.tokensPerS - a.tokensPerS);
+  const front: T[] = [];
+  let bestTps = -Infinity;
+  for (const p of sorted) {
+    if (p.tokensPerS > bestTps) { front.push(p); bestTps = p.tokensPerS; }
+  }
+  return front;
+}
+
+const SHAPES = ['triangle-up', 'diamond', 'square', 'cross', 'triangle-down', 'triangle-left', 'triangle-right'];
+/** Point shape of a measurement basis: a circle for the reference basis, another shape for each marked one. */
+export function basisShape(model: ReportModel, mark: string): string {
+  if (!mark) return 'circle';
+  const i = model.basisNotes.findIndex((n) => n.mark === mark);
+  return SHAPES[Math.max(0, i) % SHAPES.length]!;
+}
+
+/** Throughput against power: the chart, with named datasets 'points' and 'front' (see scatterData). */
+export function scatterSpec(model: ReportModel): Spec {
+  const x = { field: 'powerW', type: 'quantitative', title: 'mean power in the window (W)', scale: { zero: true, nice: true } };
+  const y = { field: 'tokensPerS', type: 'quantitative', title: 'tokens per second', scale: { zero: true, nice: true } };
+  return {
+    width: 380, height: 230,
+    datasets: { points: [], front: [] },
+    layer: [
+      {
+        data: { name: 'front' },
+        mark: { type: 'line', interpolate: 'step-after', color: '#8a93a3', strokeDash: [5, 3], strokeWidth: 1.5 },
+        encoding: { x, y, order: { field: 'order', type: 'quantitative' } },
+      },
+      {
+        data: { name: 'front' },
+        mark: { type: 'point', shape: 'circle', size: 260, filled: false, color: '#1d2330', strokeWidth: 1 },
+        encoding: { x, y },
+      },
+      {
+        data: { name: 'points' },
+        mark: { type: 'point', filled: true, size: 70, opacity: 0.9 },
+        encoding: {
+          x, y,
+          // colours and shapes follow the legend printed once above the charts (chipColors, basisShape)
+          color: { field: 'chip', type: 'nominal', scale: colorScale(model), legend: null },
+          shape: { field: 'shape', type: 'nominal', scale: null, legend: null },
+        },
+      },
+    ],
+  };
+}
+
+/** One point per run of a column (model size × workload), and the Pareto front over the reference basis. */
+export function scatterData(model: ReportModel, columnKey: string): { points: unknown[]; front: unknown[] } | null {
+  const rowOf = new Map(model.rows.map((r) => [r.key, r]));
+  const points = model.runs.filter((r) => r.columnKey === columnKey && r.result.summary && r.result.summary.tokensPerS.n > 0).map((r) => {
+    const row = rowOf.get(r.rowKey)!;
+    return { runId: r.result.runId, chip: rowLegendLabel(row.chipLabel, row.mark), shape: basisShape(model, row.mark), ref: row.mark === '', powerW: r.result.summary!.meanPowerW.mean, tokensPerS: r.result.summary!.tokensPerS.mean };
+  });
+  if (!points.length) return null;
+  // the front is drawn only over runs on the reference basis: other bases are not the same quantity
+  const front = paretoFront(points.filter((p) => p.ref)).map((p, i) => ({ powerW: p.powerW, tokensPerS: p.tokensPerS, order: i }));
+  return { points, front };
+}
+
+/**
+ * Power over time for one run: the chart, with named datasets 'samples', 'windows', 'idleSpan' and 'levels'
+ * (see powerData). The x scale is the union of the samples, the windows and the idle period.
+ */
+export function powerSpec(multiDevice: boolean): Spec {
+  const x = { field: 'tS', type: 'quantitative', title: 'time on the run clock (s)', scale: { nice: false, zero: false } };
+  return {
+    width: 860, height: 170,
+    datasets: { samples: [], windows: [], idleSpan: [], levels: [] },
+    layer: [
+      { data: { name: 'idleSpan' }, mark: { type: 'rect', color: '#d8dee9', opacity: 0.55 }, encoding: { x: { ...x, field: 'startS' }, x2: { field: 'endS' } } },
+      {
+        data: { name: 'windows' }, mark: { type: 'rect', opacity: 0.5 },
+        encoding: { x: { ...x, field: 'startS' }, x2: { field: 'endS' }, color: { condition: { test: 'datum.ok', value: '#bfdbfe' }, value: '#fecaca' } },
+      },
+      {
+        data: { name: 'windows' }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#1e3a8a' },
+        encoding: { x: { ...x, field: 'startS' }, y: { value: 0 }, text: { field: 'label', type: 'nominal' } },
+      },
+      {
+        data: { name: 'samples' }, mark: { type: 'line', strokeWidth: 1.3, interpolate: 'linear' },
+        encoding: {
+          x, y: { field: 'powerW', type: 'quantitative', title: 'power (W)', scale: { zero: true } },
+          ...(multiDevice ? { color: { field: 'device', type: 'nominal', scale: { range: PALETTE }, legend: { title: 'device', orient: 'bottom', direction: 'horizontal' } } } : { color: { value: '#0072B2' } }),
+          detail: { field: 'device', type: 'nominal' },
+        },
+      },
+      { data: { name: 'levels' }, mark: { type: 'rule', strokeDash: [6, 3], color: '#b45309', strokeWidth: 1.5 }, encoding: { y: { field: 'powerW', type: 'quantitative' } } },
+      {
+        data: { name: 'levels' }, mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10, color: '#b45309' },
+        encoding: { y: { field: 'powerW', type: 'quantitative' }, x: { value: 'width' }, text: { field: 'label', type: 'nominal' } },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+export function powerData(run: RunView, trace: PowerTrace): Record<string, unknown[]> | null {
+  const samples = trace.devices.flatMap((d) => d.tS.map((t, i) => ({ device: d.deviceId, tS: t, powerW: d.powerW[i] })));
+  if (!samples.length) return null;
+  const r = run.result;
+  const windows = r.repetitions.flatMap((rep) => (rep.window ? [{ startS: rep.window.startS, endS: rep.window.endS, label: `rep ${rep.index}`, ok: rep.status === 'ok' }] : []));
+  // one idle level per device (the chart draws per-device power); devices at the same level share one label
+  const levels = r.idle ? (r.idle.devices.length ? r.idle.devices.map((d) => d.powerW) : [r.idle.powerW]) : [];
+  const idleLevels = [...new Map(levels.map((w) => [w.toFixed(1), { powerW: w, label: `idle ${w.toFixed(1)} W${levels.length > 1 ? ' per device' : ''}` }])).values()];
+  return { samples, windows, idleSpan: r.idle ? [{ startS: r.idle.startS, endS: r.idle.endS }] : [], levels: idleLevels };
+}
+
+/**
+ * Reduce a long series for drawing: per time bucket keep the first, min, max and last reading, so spikes and
+ * dips survive (plain decimation would drop them). Pure; keeps order.
+ */
+export function reduceSeries(tS: number[], powerW: number[], maxPoints = 1200): { tS: number[]; powerW: number[] } {
+  const n = tS.length;
+  if (n <= maxPoints) return { tS, powerW };
+  const buckets = Math.max(1, Math.floor(maxPoints / 4));
+  const t0 = tS[0]!, span = tS[n - 1]! - t0 || 1;
+  const outT: number[] = [], outP: number[] = [];
+  let i = 0;
+  for (let b = 0; b < buckets && i < n; b++) {
+    const end = b === buckets - 1 ? Infinity : t0 + (span * (b + 1)) / buckets;
+    const start = i;
+    let lo = i, hi = i;
+    while (i < n && tS[i]! < end) {
+      if (powerW[i]! < powerW[lo]!) lo = i;
+      if (powerW[i]! > powerW[hi]!) hi = i;
+      i++;
+    }
+    if (i === start) continue;
+    const keep = [...new Set([start, lo, hi, i - 1])].sort((a, b) => a - b);
+    for (const k of keep) { outT.push(tS[k]!); outP.push(powerW[k]!); }
+  }
+  return { tS: outT, powerW: outP };
+}

@@ -1,0 +1,317 @@
+// The report's data model: a pure function of validated results. Everything the HTML, Markdown and CSV show is
+// computed here once, so the three outputs cannot disagree.
+//
+// Rows are chips (device name × count × power limit) *on one measurement basis* (scope + fidelity grade): the same
+// chip measured by a device sensor and by an estimate is two rows, each visibly marked, because their figures are
+// not the same quantity. Columns are model size × workload kind. A cell pools every headline repetition of the runs
+// that fall into it.
+import type { Stats, WattbenchResult } from '../results/types.gen.js';
+// One definition of the statistics (mean, sd, Student-t CI): pooled cells use the same function as the run itself.
+import { describe as describeStats } from '../harness/stats.js';
+
+export interface LoadedOk { path: string; result: WattbenchResult; upgradedFrom?: number }
+export interface LoadedBad { path: string; reason: string; problems?: Array<{ pointer: string; message: string }> }
+
+export type Kind = 'train' | 'infer' | 'serve' | 'other';
+export const KIND_ORDER: Kind[] = ['train', 'infer', 'serve', 'other'];
+export const UNSPECIFIED_SIZE = 'unspecified';
+
+export type Scope = 'device' | 'host-cpu' | 'node' | 'estimated';
+
+/** The measurement basis of a run: runs on different bases are never ranked together without a mark. */
+export interface Basis {
+  key: string;
+  scope: string;
+  grade: string;
+  estimated: boolean;
+}
+
+export interface RunView {
+  /** Position in the input order; stable id for anchors. */
+  index: number;
+  anchor: string;
+  path: string;
+  upgradedFrom?: number;
+  result: WattbenchResult;
+  chipKey: string;
+  chipLabel: string;
+  deviceName: string;
+  deviceCount: number;
+  powerLimitW: number[];
+  vendor: string;
+  sourceIds: string[];
+  basis: Basis;
+  kind: Kind;
+  modelSize: string;
+  columnKey: string;
+  rowKey: string;
+  /** Repetitions that count for the headline (same filter as harness/analyse.ts). */
+  headlineReps: NonNullable<WattbenchResult['repetitions'][number]['figures']>[];
+}
+
+export interface Column { key: string; modelSize: string; kind: Kind; label: string }
+
+export interface Row {
+  key: string;
+  chipKey: string;
+  chipLabel: string;
+  basis: Basis;
+  /** '' for the reference basis; a footnote symbol for every other basis. */
+  mark: string;
+  isBaseline: boolean;
+  runIndexes: number[];
+}
+
+export interface CellFigures {
+  runs: number;
+  reps: number;
+  tokensPerJ: Stats;
+  tokensPerS: Stats;
+  meanPowerW: Stats;
+  joulesPerToken: Stats;
+  energyJ: Stats;
+  idleSubtractedTokensPerJ: Stats | null;
+}
+
+export interface Cell {
+  rowKey: string;
+  columnKey: string;
+  runIndexes: number[];
+  figures: CellFigures | null;
+  /** tokens/J relative to the baseline row's cell in the same column; null where either is missing. */
+  ratio: number | null;
+  /** Highest tokens/J in its column among rows on the reference basis. */
+  best: boolean;
+}
+
+export interface BasisNote { mark: string; basis: Basis; text: string; runs: number }
+
+export interface CostInputs { currency: string; pricePerKWh?: number; pue?: number; carbonGPerKWh?: number }
+export interface CostRow {
+  rowKey: string; columnKey: string; chipLabel: string; mark: string; column: string;
+  joulesPerToken: number; deviceKWhPerMTok: number; facilityKWhPerMTok: number;
+  costPerMTok: number | null; co2KgPerMTok: number | null;
+}
+
+export interface ReportModel {
+  runs: RunView[];
+  columns: Column[];
+  rows: Row[];
+  cells: Map<string, Cell>;
+  baselineRowKey: string | null;
+  referenceBasis: Basis | null;
+  basisNotes: BasisNote[];
+  cost: { inputs: CostInputs; pueAssumed: boolean; rows: CostRow[] } | null;
+}
+
+export const cellKey = (rowKey: string, columnKey: string) => `${rowKey}\u0000${columnKey}`;
+
+const MARKS = ['†', '‡', '§', '¶', '‖', '#', '*'];
+const markFor = (i: number) => (i < MARKS.length ? MARKS[i]! : `${MARKS[i % MARKS.length]}${Math.floor(i / MARKS.length) + 1}`);
+
+function usedSources(r: WattbenchResult) {
+  return r.sources.flatMap((s) => (s.state === 'used' ? [s] : []));
+}
+
+/** The devices the run measured: those of the used sources, preferring accelerators where there are any. */
+export function measuredDevices(r: WattbenchResult) {
+  const ids = new Set(usedSources(r).flatMap((s) => s.deviceIds));
+  const measured = r.devices.filter((d) => ids.has(d.id));
+  const pool = measured.length ? measured : r.devices;
+  const accel = pool.filter((d) => d.kind === 'accelerator');
+  return accel.length ? accel : pool;
+}
+
+function fmtW(w: number): string {
+  return `${Number.isInteger(w) ? w : w.toFixed(1)} W`;
+}
+
+export function chipOf(r: WattbenchResult) {
+  const devs = measuredDevices(r);
+  const names = [...new Set(devs.map((d) => d.name))];
+  const deviceName = names.length ? names.join(' + ') : r.host.cpuModel;
+  const limits = [...new Set(devs.map((d) => d.powerLimitW).filter((x): x is number => typeof x === 'number'))].sort((a, b) => a - b);
+  const limitLabel = limits.length === 0 ? 'limit not recorded' : limits.length === 1 ? fmtW(limits[0]!) : `${fmtW(limits[0]!)}–${fmtW(limits[limits.length - 1]!)}`;
+  const count = devs.length || 1;
+  return {
+    deviceName, deviceCount: count, powerLimitW: limits, vendor: [...new Set(devs.map((d) => d.vendor))].join(' + '),
+    key: JSON.stringify([deviceName, count, limits]),
+    label: `${deviceName} ×${count} · ${limitLabel}`,
+  };
+}
+
+export function basisOf(r: WattbenchResult): Basis {
+  const used = usedSources(r);
+  const scopes = [...new Set(used.map((s) => s.scope))].sort();
+  const estimated = scopes.includes('estimated') || used.some((s) => s.semantics.kind === 'estimated') || r.warnings.some((w) => w.code === 'ESTIMATED_POWER');
+  const scope = scopes.length ? scopes.join('+') : 'unknown';
+  const grade = r.fidelity?.grade ?? '?';
+  return { key: `${scope}|${grade}|${estimated ? 'est' : 'meas'}`, scope, grade, estimated };
+}
+
+export function basisLabel(b: Basis): string {
+  return `${b.scope} scope, grade ${b.grade}${b.estimated && b.scope !== 'estimated' ? ', estimated power' : ''}`;
+}
+
+function headlineReps(r: WattbenchResult) {
+  return r.repetitions.flatMap((rep) => (rep.status === 'ok' && rep.figures && rep.figures.tokensPerJ !== null && rep.headline !== false ? [rep.figures] : []));
+}
+
+const kindOf = (r: WattbenchResult): Kind => (r.workload.kind ?? 'other') as Kind;
+
+export function columnLabel(modelSize: string, kind: Kind) {
+  return `${modelSize} · ${kind}`;
+}
+
+export function buildRunViews(results: LoadedOk[]): RunView[] {
+  return results.map((l, index) => {
+    const r = l.result;
+    const chip = chipOf(r);
+    const basis = basisOf(r);
+    const kind = kindOf(r);
+    const modelSize = r.workload.modelSize?.trim() || UNSPECIFIED_SIZE;
+    const columnKey = JSON.stringify([modelSize, kind]);
+    return {
+      index, anchor: `run-${index + 1}`, path: l.path, upgradedFrom: l.upgradedFrom, result: r,
+      chipKey: chip.key, chipLabel: chip.label, deviceName: chip.deviceName, deviceCount: chip.deviceCount, powerLimitW: chip.powerLimitW, vendor: chip.vendor,
+      sourceIds: usedSources(r).map((s) => s.id), basis, kind, modelSize, columnKey,
+      rowKey: JSON.stringify([chip.key, basis.key]),
+      headlineReps: headlineReps(r),
+    };
+  });
+}
+
+/** Find the baseline row for --baseline: exact chip label or device name first, then a unique substring. */
+export function matchBaseline(runs: RunView[], wanted: string): { ok: true; rowKey: string } | { ok: false; reason: string; chips: string[] } {
+  const chips = [...new Map(runs.map((r) => [r.rowKey, r])).values()];
+  const w = wanted.trim().toLowerCase();
+  const exact = chips.find((c) => c.chipLabel.toLowerCase() === w || c.deviceName.toLowerCase() === w);
+  if (exact) return { ok: true, rowKey: exact.rowKey };
+  const partial = [...new Map(chips.filter((c) => c.chipLabel.toLowerCase().includes(w)).map((c) => [c.chipKey, c])).values()];
+  const labels = [...new Set(chips.map((c) => c.chipLabel))];
+  if (partial.length === 1) return { ok: true, rowKey: chips.find((c) => c.chipKey === partial[0]!.chipKey)!.rowKey };
+  if (partial.length > 1) return { ok: false, reason: `'${wanted}' matches several chips`, chips: partial.map((c) => c.chipLabel) };
+  return { ok: false, reason: `no chip matches '${wanted}'`, chips: labels };
+}
+
+function sizeOrder(runs: RunView[]) {
+  // order model sizes by parameter count where the results give one, then by name (natural order)
+  const params = new Map<string, number[]>();
+  for (const r of runs) if (typeof r.result.workload.parameters === 'number') (params.get(r.modelSize) ?? params.set(r.modelSize, []).get(r.modelSize)!).push(r.result.workload.parameters);
+  const key = (s: string) => { const p = params.get(s); return p && p.length ? p.reduce((a, b) => a + b, 0) / p.length : Infinity; };
+  return (a: string, b: string) => (a === UNSPECIFIED_SIZE ? 1 : 0) - (b === UNSPECIFIED_SIZE ? 1 : 0) || key(a) - key(b) || a.localeCompare(b, 'en', { numeric: true });
+}
+
+const statOf = (xs: number[]): Stats => describeStats(xs);
+
+function cellFigures(runs: RunView[]): CellFigures | null {
+  const reps = runs.flatMap((r) => r.headlineReps);
+  if (reps.length === 0) return null;
+  // a single run keeps its own summary (identical by construction); several runs pool their headline repetitions
+  const s = runs.length === 1 ? runs[0]!.result.summary : null;
+  if (s) {
+    return { runs: 1, reps: s.repetitionsOk, tokensPerJ: s.tokensPerJ, tokensPerS: s.tokensPerS, meanPowerW: s.meanPowerW, joulesPerToken: s.joulesPerToken, energyJ: s.energyJ, idleSubtractedTokensPerJ: s.idleSubtractedTokensPerJ ?? null };
+  }
+  const pick = (f: (x: (typeof reps)[number]) => number | null | undefined) => reps.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const idle = pick((x) => x.idleSubtractedTokensPerJ);
+  return {
+    runs: runs.length, reps: reps.length,
+    tokensPerJ: statOf(pick((x) => x.tokensPerJ)), tokensPerS: statOf(pick((x) => x.tokensPerS)), meanPowerW: statOf(pick((x) => x.meanPowerW)),
+    joulesPerToken: statOf(pick((x) => x.joulesPerToken)), energyJ: statOf(pick((x) => x.energyJ)),
+    idleSubtractedTokensPerJ: idle.length ? statOf(idle) : null,
+  };
+}
+
+export function costRowsOf(model: Pick<ReportModel, 'rows' | 'columns' | 'cells'>, inputs: CostInputs): { pueAssumed: boolean; rows: CostRow[] } {
+  const pue = inputs.pue ?? 1;
+  const out: CostRow[] = [];
+  for (const row of model.rows) {
+    for (const col of model.columns) {
+      const c = model.cells.get(cellKey(row.key, col.key));
+      const jpt = c?.figures?.joulesPerToken.mean;
+      if (typeof jpt !== 'number' || !Number.isFinite(jpt) || c!.figures!.joulesPerToken.n === 0) continue;
+      // J/token × 10^6 tokens ÷ 3.6 × 10^6 J/kWh = kWh per million tokens
+      const deviceKWh = jpt / 3.6;
+      const facilityKWh = deviceKWh * pue;
+      out.push({
+        rowKey: row.key, columnKey: col.key, chipLabel: row.chipLabel, mark: row.mark, column: col.label,
+        joulesPerToken: jpt, deviceKWhPerMTok: deviceKWh, facilityKWhPerMTok: facilityKWh,
+        costPerMTok: inputs.pricePerKWh !== undefined ? facilityKWh * inputs.pricePerKWh : null,
+        co2KgPerMTok: inputs.carbonGPerKWh !== undefined ? (facilityKWh * inputs.carbonGPerKWh) / 1000 : null,
+      });
+    }
+  }
+  return { pueAssumed: inputs.pue === undefined, rows: out };
+}
+
+export interface ModelOptions { baselineRowKey?: string; cost?: CostInputs }
+
+export function buildModel(results: LoadedOk[], opts: ModelOptions = {}): ReportModel {
+  const runs = buildRunViews(results);
+  // rows in input order of first appearance, the baseline first
+  const rowMap = new Map<string, Row>();
+  for (const r of runs) {
+    let row = rowMap.get(r.rowKey);
+    if (!row) rowMap.set(r.rowKey, (row = { key: r.rowKey, chipKey: r.chipKey, chipLabel: r.chipLabel, basis: r.basis, mark: '', isBaseline: false, runIndexes: [] }));
+    row.runIndexes.push(r.index);
+  }
+  let rows = [...rowMap.values()];
+  const baselineRowKey = rows.length ? (opts.baselineRowKey && rowMap.has(opts.baselineRowKey) ? opts.baselineRowKey : rows[0]!.key) : null;
+  if (baselineRowKey) {
+    rowMap.get(baselineRowKey)!.isBaseline = true;
+    rows = [rowMap.get(baselineRowKey)!, ...rows.filter((r) => r.key !== baselineRowKey)];
+  }
+  const referenceBasis = baselineRowKey ? rowMap.get(baselineRowKey)!.basis : null;
+
+  // every basis other than the reference gets a footnote mark, in order of appearance
+  const basisNotes: BasisNote[] = [];
+  const markOf = new Map<string, string>();
+  for (const row of rows) {
+    if (referenceBasis && row.basis.key === referenceBasis.key) continue;
+    if (!markOf.has(row.basis.key)) {
+      const mark = markFor(markOf.size);
+      markOf.set(row.basis.key, mark);
+      const why: string[] = [];
+      if (referenceBasis && row.basis.scope !== referenceBasis.scope) why.push(`scope ${row.basis.scope}, not ${referenceBasis.scope}`);
+      if (row.basis.estimated && !referenceBasis?.estimated) why.push('power estimated, not measured');
+      if (referenceBasis && row.basis.grade !== referenceBasis.grade) why.push(`fidelity grade ${row.basis.grade}, not ${referenceBasis.grade}`);
+      basisNotes.push({ mark, basis: row.basis, runs: 0, text: `${basisLabel(row.basis)} — measured on a different basis from the baseline (${why.join('; ') || 'different basis'}); do not rank it against unmarked figures.` });
+    }
+    row.mark = markOf.get(row.basis.key)!;
+  }
+  for (const n of basisNotes) n.runs = runs.filter((r) => r.basis.key === n.basis.key).length;
+
+  const colMap = new Map<string, Column>();
+  for (const r of runs) if (!colMap.has(r.columnKey)) colMap.set(r.columnKey, { key: r.columnKey, modelSize: r.modelSize, kind: r.kind, label: columnLabel(r.modelSize, r.kind) });
+  const bySize = sizeOrder(runs);
+  const columns = [...colMap.values()].sort((a, b) => bySize(a.modelSize, b.modelSize) || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+
+  const groups = new Map<string, RunView[]>();
+  for (const r of runs) {
+    const k = cellKey(r.rowKey, r.columnKey);
+    (groups.get(k) ?? groups.set(k, []).get(k)!).push(r);
+  }
+  const cells = new Map<string, Cell>();
+  for (const [k, rs] of groups) cells.set(k, { rowKey: rs[0]!.rowKey, columnKey: rs[0]!.columnKey, runIndexes: rs.map((r) => r.index), figures: cellFigures(rs), ratio: null, best: false });
+
+  for (const col of columns) {
+    const base = baselineRowKey ? cells.get(cellKey(baselineRowKey, col.key))?.figures?.tokensPerJ : undefined;
+    let best: Cell | null = null;
+    for (const row of rows) {
+      const c = cells.get(cellKey(row.key, col.key));
+      const t = c?.figures?.tokensPerJ;
+      if (!c || !t || t.n === 0) continue;
+      if (base && base.n > 0 && base.mean > 0) c.ratio = t.mean / base.mean;
+      // ranking happens only among rows on the reference basis
+      if ((!referenceBasis || row.basis.key === referenceBasis.key) && (!best || t.mean > best.figures!.tokensPerJ.mean)) best = c;
+    }
+    // a "best" among one row says nothing
+    const ranked = rows.filter((row) => (!referenceBasis || row.basis.key === referenceBasis.key) && (cells.get(cellKey(row.key, col.key))?.figures?.tokensPerJ.n ?? 0) > 0);
+    if (best && ranked.length > 1) best.best = true;
+  }
+
+  const partial: ReportModel = { runs, columns, rows, cells, baselineRowKey, referenceBasis, basisNotes, cost: null };
+  const c = opts.cost;
+  if (c && (c.pricePerKWh !== undefined || c.pue !== undefined || c.carbonGPerKWh !== undefined)) partial.cost = { inputs: c, ...costRowsOf(partial, c) };
+  return partial;
+}

@@ -1,0 +1,149 @@
+// Builds the report tests' result files once, with the real pipeline (`wattbench run` on the replay and estimate
+// sources), and shares them between test files through a cache folder keyed on everything that shapes them.
+//
+// What it makes (two chips, three model-size × workload columns, plus an estimated run):
+//   a-smoke   "Accel A" ×1 · 350 W, smoke workload (model size 'smoke', infer)
+//   a-large   same chip, a larger smoke model, model size edited to 'smoke-l' in a re-validated copy
+//   a-train   same chip, the command workload with a protocol script, kind train, model size edited to a payload
+//   b-smoke   XSS-named chip ×2 · 250 W, smoke
+//   b-large   same, 'smoke-l'
+//   est       the estimate source (host CPU, scope 'estimated', grade D), smoke
+// Device and model-size names carry HTML payloads on purpose: the reports must show them as text.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { validateResult } from '../../results/validate.js';
+
+export const XSS_CHIP = 'Chip B <script>window.__xss=1</script>';
+export const XSS_SIZE = 'tiny"><img src=x onerror="window.__xss=2">';
+export const CHIP_A = 'Accel A';
+
+export interface MadeResults {
+  dir: string;
+  /** label → result file */
+  files: Record<'a-smoke' | 'a-large' | 'a-train' | 'b-smoke' | 'b-large' | 'est', string>;
+}
+
+const TRAIN_SCRIPT = join(ROOT, 'tests', 'fixtures', 'reports', 'train-protocol.mjs');
+
+/** A replay trace in the CSV format the replay source reads: idle for the first 1.2 s, then load with a ripple. */
+export function traceCsv(devices: string[], idleW: number, loadW: number, rippleW: number, seconds = 12, stepS = 0.05): string {
+  const lines = ['t_s,power_w,device'];
+  for (let i = 0; i * stepS < seconds; i++) {
+    const t = i * stepS;
+    for (const [k, d] of devices.entries()) {
+      const p = t < 1.2 ? idleW + 0.8 * Math.sin(i + k) : loadW + rippleW * Math.sin(t * 2.1 + k);
+      lines.push(`${t.toFixed(3)},${p.toFixed(2)},${d}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function cacheKey(): string {
+  const h = createHash('sha256');
+  // everything whose change would change the files: this helper, the protocol script, the schema, the run path
+  for (const f of ['tests/reports/make-results.ts', 'tests/fixtures/reports/train-protocol.mjs', 'results/schema.json', 'harness/run.ts', 'harness/analyse.ts', 'harness/energy.ts', 'harness/fidelity.ts', 'drivers/replay.ts', 'drivers/estimate.ts', 'workloads/smoke.ts']) {
+    const p = join(ROOT, f);
+    h.update(f).update(existsSync(p) ? readFileSync(p) : '');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+async function runOne(out: string, args: string[]): Promise<string> {
+  const r = await runCli(['run', '--idle', '1', '--repetitions', '2', '--cooldown', '0', '--quiet', '--out', out, ...args], { timeoutMs: 180_000 });
+  if (r.exitCode !== 0) throw new Error(`wattbench run failed (${r.exitCode}): ${r.stderr}\n${r.stdout}`);
+  const files = (await readdir(out)).filter((f) => f.endsWith('.json'));
+  if (files.length !== 1) throw new Error(`expected one result in ${out}, found ${files.join(', ')}`);
+  return join(out, files[0]!);
+}
+
+/** Edit a result (model size), keep it valid, write it as a new file beside the raw samples, remove the old. */
+async function editModelSize(file: string, modelSize: string): Promise<string> {
+  const r = JSON.parse(await readFile(file, 'utf8'));
+  r.workload.modelSize = modelSize;
+  r.runId = `${r.runId}-edited`;
+  const v = validateResult(r);
+  if (!v.ok) throw new Error(`edited result is invalid: ${JSON.stringify(v.problems)}`);
+  const out = file.replace(/\.json$/, '-edited.json');
+  await writeFile(out, JSON.stringify(r, null, 2) + '\n');
+  await unlink(file);
+  return out;
+}
+
+async function build(dir: string): Promise<MadeResults['files']> {
+  await mkdir(dir, { recursive: true });
+  const traceA = join(dir, 'trace-a.csv');
+  const traceB = join(dir, 'trace-b.csv');
+  await writeFile(traceA, traceCsv(['0'], 62, 290, 25));
+  await writeFile(traceB, traceCsv(['0', '1'], 40, 160, 12));
+  const chipA = ['--source', 'replay', '--source-opt', `file=${traceA}`, '--source-opt', `device-name=${CHIP_A}`, '--source-opt', 'power-limit-w=350'];
+  const chipB = ['--source', 'replay', '--source-opt', `file=${traceB}`, '--source-opt', `device-name=${XSS_CHIP}`, '--source-opt', 'power-limit-w=250'];
+  const large = ['--set', 'dModel=256', '--set', 'layers=6'];
+  const jobs: Array<[keyof MadeResults['files'], string[], string | null]> = [
+    ['a-smoke', [...chipA, '--set', 'durationS=1'], null],
+    ['b-smoke', [...chipB, '--set', 'durationS=1'], null],
+    ['a-large', [...chipA, '--set', 'durationS=1', ...large], 'smoke-l'],
+    ['b-large', [...chipB, '--set', 'durationS=1', ...large], 'smoke-l'],
+    ['a-train', [...chipA, '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, TRAIN_SCRIPT, '1.2'])}`, '--set', 'kind=train', '--set', 'name=train steps'], XSS_SIZE],
+    // the estimate source updates every 50 ms here, so a 1 s window still has its 10 sensor updates
+    ['est', ['--source', 'estimate', '--interval', '50', '--set', 'durationS=1'], null],
+  ];
+  const files = {} as MadeResults['files'];
+  // two at a time: the machine has two cores and each run is mostly waiting on its clock
+  for (let i = 0; i < jobs.length; i += 2) {
+    await Promise.all(jobs.slice(i, i + 2).map(async ([label, args, size]) => {
+      const out = join(dir, label);
+      let f = await runOne(out, args);
+      if (size) f = await editModelSize(f, size);
+      files[label] = f;
+    }));
+  }
+  return files;
+}
+
+let memo: Promise<MadeResults> | undefined;
+
+/** The shared result set; built on first use, then reused by every test file until the inputs change. */
+export function makeResults(): Promise<MadeResults> {
+  return (memo ??= (async () => {
+    const base = join(tmpdir(), `wattbench-report-results-${cacheKey()}`);
+    // not *.json: the folder is handed to `wattbench report`, which reads every .json in it
+    const index = join(base, 'files.index');
+    const lock = `${base}.lock`;
+    const deadline = Date.now() + 6 * 60_000;
+    for (;;) {
+      if (existsSync(index)) return { dir: base, files: JSON.parse(await readFile(index, 'utf8')) };
+      try {
+        await mkdir(lock);
+      } catch {
+        // another test file is building: wait for it, unless its lock is stale (a killed run)
+        const st = statSync(lock, { throwIfNoEntry: false });
+        const age = st ? Date.now() - st.mtimeMs : 0;
+        if (age > 5 * 60_000) await rm(lock, { recursive: true, force: true });
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      try {
+        const work = `${base}.build-${process.pid}`;
+        await rm(work, { recursive: true, force: true });
+        const files = await build(work);
+        const moved = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, f.replace(work, base)]));
+        await writeFile(join(work, 'files.index'), JSON.stringify(moved, null, 2));
+        try {
+          await rename(work, base);
+        } catch {
+          // someone published the same set meanwhile (a stale lock was taken over): theirs may be in use, keep it
+          await rm(work, { recursive: true, force: true });
+          continue;
+        }
+        return { dir: base, files: moved as MadeResults['files'] };
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
+    }
+  })());
+}
