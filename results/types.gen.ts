@@ -506,20 +506,356 @@ export interface Fidelity {
   notes?: string[];
 }
 /**
- * Serving workload figures (issue: serving). Filled by workloads/serve.
+ * Serving workload figures (workloads/serve.ts): one entry per repetition that measured, with every request's record and the aggregates derived from them. Times are run-clock seconds; latencies are milliseconds.
  *
  * This interface was referenced by `WattbenchResult`'s JSON-Schema
  * via the `definition` "Serving".
  */
 export interface Serving {
-  [k: string]: unknown;
+  /**
+   * @maxItems 100000
+   */
+  repetitions: ServingRepetition[];
 }
 /**
- * Multi-node facts: nodes, per-node clock offsets (ms), scheduler job id.
+ * This interface was referenced by `Serving`'s JSON-Schema
+ * via the `definition` "ServingRepetition".
+ */
+export interface ServingRepetition {
+  /**
+   * The repetition (result.repetitions[].index).
+   */
+  index: number;
+  endpoint: 'completions' | 'chat';
+  endpointUrl: string;
+  load: {
+    /**
+     * closed: fixed concurrency; open: arrivals at a rate (Poisson, or gamma gaps with burstiness ≠ 1).
+     */
+    kind: 'closed' | 'open';
+    concurrency?: number;
+    rateRps?: number;
+    burstiness?: number;
+    maxConcurrency?: number;
+    requests?: number;
+    durationS?: number;
+    warmupS: number;
+    peakInFlight: number;
+  };
+  prompt: {
+    kind: 'token-ids' | 'text' | 'dataset';
+    inputTokensTarget: number | null;
+    outputTokensTarget: number | null;
+    /**
+     * Words in each synthetic text prompt, calibrated against the server's prompt_tokens.
+     */
+    textWords?: number;
+    /**
+     * @maxItems 64
+     */
+    calibration: {
+      words?: number;
+      promptTokens: number | null;
+    }[];
+    /**
+     * @maxItems 64
+     */
+    notes?: string[];
+  };
+  percentileMethod: string;
+  /**
+   * The steady state: the energy window (the same as result.repetitions[index].window).
+   */
+  window: {
+    startS: number;
+    endS: number;
+    durationS: number;
+    rule: string;
+  };
+  /**
+   * The whole run: first request sent to last request ended. Its energy is the repetition_energy_J metric.
+   */
+  run: {
+    startS: number;
+    endS: number;
+    durationS: number;
+  };
+  requests: {
+    total: number;
+    ok: number;
+    failed: number;
+    /**
+     * Error kind → requests (the kinds of ServingRecord.error.kind).
+     */
+    failedByKind: {
+      [k: string]: number;
+    };
+    /**
+     * Non-200 HTTP status → requests.
+     */
+    httpStatus: {
+      [k: string]: number;
+    };
+    usageFromServer: number;
+    usageFromClient: number;
+    /**
+     * Successful requests with fewer output tokens than asked (the server ignored min_tokens / ignore_eos).
+     */
+    outputShort: number;
+    malformedLines: number;
+  };
+  tokens: {
+    window: {
+      output: number;
+      input: number | null;
+      rule: string;
+    };
+    run: {
+      output: number;
+      input: number | null;
+    };
+    /**
+     * Token chunks that failed requests had delivered (not counted as tokens).
+     */
+    failedOutputChunks: number;
+  };
+  inputTokens: ServingDistribution;
+  outputTokens: ServingDistribution1;
+  latency: {
+    ttftMs: ServingDistribution1;
+    tpotMs: ServingDistribution1;
+    itlMs: ServingDistribution1;
+    e2eMs: ServingDistribution1;
+  };
+  throughput: {
+    run: ServingThroughput;
+    window: ServingThroughput;
+  };
+  /**
+   * Successful requests that met every objective, over the whole run.
+   */
+  goodput: {
+    slo: {
+      ttftMs?: number;
+      tpotMs?: number;
+      e2eMs?: number;
+    };
+    requests: number;
+    /**
+     * Of all requests, failed ones included.
+     */
+    sharePct: number | null;
+    requestsPerS: number;
+    outputTokensPerS: number;
+  };
+  /**
+   * How late requests left the client against their schedule (sent − scheduled).
+   */
+  schedule: {
+    latenessMs: ServingDistribution1;
+    lateThresholdMs: number;
+    lateRequests: number;
+    latePct: number;
+    /**
+     * More than 1% of requests later than lateThresholdMs.
+     */
+    behind: boolean;
+  };
+  client: {
+    /**
+     * CPU time of the wattbench process over the run, % of one core.
+     */
+    cpuPct: number | null;
+    eventLoopDelayP99Ms: number | null;
+    chunkTimes: 'kept' | 'dropped';
+  };
+  /**
+   * @maxItems 64
+   */
+  warnings: ServingWarning[];
+  /**
+   * @maxItems 100000000
+   */
+  records: ServingRecord[];
+}
+/**
+ * Input tokens per successful request (the server's usage confirms the fixed length).
+ */
+export interface ServingDistribution {
+  n: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p99_9: number | null;
+}
+/**
+ * A distribution over requests (or chunk gaps); percentiles by the method in percentileMethod; null when n = 0. The unit is in the property name that holds it.
+ *
+ * This interface was referenced by `Serving`'s JSON-Schema
+ * via the `definition` "ServingDistribution".
+ */
+export interface ServingDistribution1 {
+  n: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p99_9: number | null;
+}
+/**
+ * Successful requests and their tokens per second; input (and total) null when some request's input length is unknown (text prompts without usage).
+ *
+ * This interface was referenced by `Serving`'s JSON-Schema
+ * via the `definition` "ServingThroughput".
+ */
+export interface ServingThroughput {
+  requestsPerS: number;
+  inputTokensPerS: number | null;
+  outputTokensPerS: number;
+  totalTokensPerS: number | null;
+}
+/**
+ * A warning the load generator raised; the harness copies it into the result's warnings.
+ *
+ * This interface was referenced by `Serving`'s JSON-Schema
+ * via the `definition` "ServingWarning".
+ */
+export interface ServingWarning {
+  code: 'CLIENT_BEHIND_SCHEDULE' | 'USAGE_FROM_CLIENT' | 'REQUESTS_FAILED';
+  message: string;
+}
+/**
+ * One request as the client saw it. Times in run-clock seconds (1 µs resolution). TTFT = firstTokenS − sentS; E2E = doneS − sentS; TPOT = (E2E − TTFT) / (outputTokens − 1).
+ *
+ * This interface was referenced by `Serving`'s JSON-Schema
+ * via the `definition` "ServingRecord".
+ */
+export interface ServingRecord {
+  /**
+   * Request index in launch order.
+   */
+  i: number;
+  status: 'ok' | 'failed';
+  /**
+   * When the load generator meant to send it (closed loop: when its slot's previous request ended).
+   */
+  scheduledS: number;
+  sentS: number;
+  firstTokenS: number | null;
+  lastTokenS: number | null;
+  /**
+   * data: [DONE] arrived, or the moment the request failed.
+   */
+  doneS: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  /**
+   * server: the stream's usage chunk; client: output = token chunks counted by the client; none: the request failed before any.
+   */
+  usageSource: 'server' | 'client' | 'none';
+  /**
+   * Chunks that carried text.
+   */
+  chunks: number;
+  itlMeanMs: number | null;
+  itlMaxMs: number | null;
+  /**
+   * Arrival of every token chunk (kept when client.chunkTimes is 'kept').
+   *
+   * @maxItems 10000000
+   */
+  chunkTimesS?: number[];
+  responseId?: string;
+  httpStatus?: number;
+  malformedLines?: number;
+  error?: {
+    kind:
+      | 'rate_limited'
+      | 'http_client_error'
+      | 'http_server_error'
+      | 'connect_failed'
+      | 'cut_mid_stream'
+      | 'first_token_timeout'
+      | 'request_timeout'
+      | 'malformed_sse'
+      | 'stream_error'
+      | 'incomplete_stream'
+      | 'no_output'
+      | 'aborted';
+    message: string;
+  };
+}
+/**
+ * A multi-node run merged from one shard per node (wattbench merge). Every node's samples and rank 0's events were put on the reference node's clock through offsets measured at the start and end of the job (linear in between); the figures sum every device of every node.
  *
  * This interface was referenced by `WattbenchResult`'s JSON-Schema
  * via the `definition` "Cluster".
  */
 export interface Cluster {
-  [k: string]: unknown;
+  scheduler: 'slurm' | 'kubernetes' | 'none';
+  jobId?: string;
+  jobName?: string;
+  nodeCount: number;
+  /**
+   * Index of the node whose clock is the time line (it served the time probes; the merge ran there in the generated job scripts).
+   */
+  referenceNode: number;
+  /**
+   * Index of the node where rank 0 ran, whose events set the windows.
+   */
+  eventsNode?: number;
+  /**
+   * The skew limit the merge enforced: a node further off the reference than this is refused.
+   */
+  maxSkewMs: number;
+  /**
+   * Largest |clock offset| measured on any node, start or end.
+   */
+  skewMs: number;
+  /**
+   * @maxItems 4096
+   */
+  nodes: {
+    index: number;
+    /**
+     * node<index>, or the scheduler's node name with --record-hostname.
+     */
+    name: string;
+    sourceId: string;
+    scope: 'device' | 'host-cpu' | 'node' | 'estimated';
+    /**
+     * This node's devices, as named in the result's devices ('node<index>/<source>:<id>').
+     *
+     * @maxItems 4096
+     */
+    deviceIds: string[];
+    sampleCount: number;
+    /**
+     * This node's share of each repetition's window energy, J (0 for failed repetitions).
+     *
+     * @maxItems 100000
+     */
+    repetitionEnergyJ: number[];
+    /**
+     * Reference clock minus this node's clock, ms, at the start and end of the job; each good to ± half its probe's round trip. Null where it could not be measured.
+     */
+    clock: {
+      offsetStartMs: number | null;
+      offsetEndMs: number | null;
+      rttStartMs: number | null;
+      rttEndMs: number | null;
+    };
+    /**
+     * The node's own offset from its NTP source (chronyc tracking), ms, where chrony runs.
+     */
+    ntpOffsetMs?: number;
+    cpuModel?: string;
+  }[];
 }
