@@ -31,7 +31,8 @@ export interface ReportOptions {
   generatedAt?: string;
 }
 
-export const DEFAULT_MAX_POWER_CHARTS = 24;
+import { DEFAULT_MAX_POWER_CHARTS } from './model.js';
+export { DEFAULT_MAX_POWER_CHARTS };
 
 const tpl = (name: string) => readFileSync(fileURLToPath(new URL(`./templates/${name}`, import.meta.url)), 'utf8');
 

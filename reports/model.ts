@@ -315,3 +315,6 @@ export function buildModel(results: LoadedOk[], opts: ModelOptions = {}): Report
   if (c && (c.pricePerKWh !== undefined || c.pue !== undefined || c.carbonGPerKWh !== undefined)) partial.cost = { inputs: c, ...costRowsOf(partial, c) };
   return partial;
 }
+
+/** Power-over-time charts drawn at most by default (one per matrix cell first); 1,000 would take about 40 s. */
+export const DEFAULT_MAX_POWER_CHARTS = 24;

@@ -4,8 +4,8 @@ import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { collectResults } from '../collect.js';
-import { writeReport, matchBaseline, DEFAULT_MAX_POWER_CHARTS } from '../../reports/index.js';
-import { buildRunViews } from '../../reports/model.js';
+// the renderer (vega, vega-lite: ~40 MB) is loaded only when a report is written, not for every command
+import { buildRunViews, matchBaseline, DEFAULT_MAX_POWER_CHARTS } from '../../reports/model.js';
 
 const usage = `wattbench report RESULTS... --out DIR [options]
 
@@ -50,6 +50,7 @@ export const report: Command = {
       const m = matchBaseline(buildRunViews(ok), f.baseline);
       if (!m.ok) throw badInput('BAD_BASELINE', `--baseline: ${m.reason}`, `pass one of: ${m.chips.map((c) => JSON.stringify(c)).join(', ')}`);
     }
+    const { writeReport } = await import('../../reports/index.js');
     const files = await writeReport(ok, invalid, resolve(f.out), {
       baseline: f.baseline, title: f.title, currency: f.currency ?? '$',
       pricePerKWh, pue, carbonGPerKWh, maxPowerCharts,
