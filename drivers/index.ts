@@ -4,12 +4,42 @@ import type { Driver } from './driver.js';
 import { replay } from './replay.js';
 import { rapl } from './rapl.js';
 import { estimate } from './estimate.js';
+import { nvidiaSmi } from './nvidia-smi.js';
+import { nvml } from './nvml.js';
+import { amdSmi } from './amd-smi.js';
+import { npuSmi } from './npu-smi.js';
+import { prometheus } from './prometheus.js';
+import { ipmi } from './ipmi.js';
+import { redfish } from './redfish.js';
+import { hlSmi } from './hl-smi.js';
+import { xpuSmi } from './xpu-smi.js';
+import { cnmon } from './cnmon.js';
+import { efsmi } from './efsmi.js';
+import { hySmi } from './hy-smi.js';
+import { mxSmi } from './mx-smi.js';
+import { ixsmi } from './ixsmi.js';
+import { tegrastats } from './tegrastats.js';
 
 export const DRIVERS = {
   replay,
   rapl,
   estimate,
   // vendor CLI drivers register below (one line each)
+  'nvidia-smi': nvidiaSmi,
+  nvml,
+  'amd-smi': amdSmi,
+  'npu-smi': npuSmi,
+  prometheus,
+  ipmi,
+  redfish,
+  'hl-smi': hlSmi,
+  'xpu-smi': xpuSmi,
+  cnmon,
+  efsmi,
+  'hy-smi': hySmi,
+  'mx-smi': mxSmi,
+  ixsmi,
+  tegrastats,
 } as const satisfies Record<string, Driver>;
 
 export type SourceId = keyof typeof DRIVERS;

@@ -2,10 +2,16 @@
 import type { Workload } from './workload.js';
 import { smoke } from './smoke.js';
 import { command } from './command.js';
+import { serve } from './serve.js';
+import { train } from './train.js';
+import { infer } from './infer.js';
 
 export const WORKLOADS = {
   smoke,
   command,
+  serve,
+  train,
+  infer,
   // more workloads register below (one line each)
 } as const satisfies Record<string, Workload<any>>;
 

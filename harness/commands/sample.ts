@@ -57,7 +57,7 @@ export const sample: Command = {
       return { deviceId: d.id, name: d.name, samples: mine.length, meanPowerW: mine.length ? e.meanPowerW : null, energyJ: mine.length ? e.energyJ : null, method: e.method };
     });
     const summary = {
-      source: driver.meta.id, scope: driver.meta.scope, semantics: probe.semantics, durationS: t1 - t0, intervalMs,
+      source: driver.meta.id, scope: probe.scope ?? driver.meta.scope, semantics: probe.semantics, durationS: t1 - t0, intervalMs,
       meanPowerW: perDevice.every((d) => d.meanPowerW === null) ? null : perDevice.reduce((s, d) => s + (d.meanPowerW ?? 0), 0),
       energyJ: perDevice.every((d) => d.energyJ === null) ? null : perDevice.reduce((s, d) => s + (d.energyJ ?? 0), 0),
       devices: perDevice, gaps, restarts,
@@ -65,7 +65,7 @@ export const sample: Command = {
     if (f.json) {
       io.stdout.write(JSON.stringify({ samples: samples.map((s) => ({ ...s, tS: +(s.tS - t0).toFixed(6) })), summary }, null, 2) + '\n');
     } else {
-      io.stdout.write(`${driver.meta.id} (${driver.meta.scope}, ${probe.semantics.kind}) for ${summary.durationS.toFixed(2)} s at ${intervalMs} ms\n`);
+      io.stdout.write(`${driver.meta.id} (${probe.scope ?? driver.meta.scope}, ${probe.semantics.kind}) for ${summary.durationS.toFixed(2)} s at ${intervalMs} ms\n`);
       for (const d of perDevice) io.stdout.write(`  ${d.deviceId.padEnd(24)} ${String(d.samples).padStart(6)} samples  ${d.meanPowerW === null ? 'no reading' : `${d.meanPowerW.toFixed(2)} W  ${d.energyJ!.toFixed(2)} J`}\n`);
       if (gaps.length) io.stdout.write(`  ${gaps.length} gap(s); ${restarts} restart(s)\n`);
     }
