@@ -3,7 +3,7 @@
 import type { Device, DevicePower, Gap, Idle, Metric, Repetition, Semantics, Source, Summary, Warning, Fidelity } from '../results/types.gen.js';
 import type { Sample } from '../results/samples.js';
 import type { Scope } from '../drivers/driver.js';
-import { integrateCounter, integratePower, idleSubtracted, efficiency, medianSpacing } from './energy.js';
+import { integrateCounter, integrateSeries, unwrapCounter, toSeries, idleSubtracted, efficiency, medianSpacing, type Series, type UnwrappedCounter } from './energy.js';
 import { describe, percentile } from './stats.js';
 import { gradeFidelity, type FidelityWindow } from './fidelity.js';
 import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
@@ -100,23 +100,54 @@ export function methodFor(sem: Semantics, samples: readonly Sample[]): MethodCho
 /** A counter polled this much faster than it refreshes repeats values in at least this share of polls. */
 const FRESH_REPEAT_SHARE = 0.2;
 
-/** Energy of one device's samples over [startS, endS] by the method its semantics call for. */
-export function windowEnergy(sem: Semantics, samples: readonly Sample[], startS: number, endS: number, maxGapS?: number) {
+/** What a device's samples become once, before any window is integrated: the method and the series it needs. */
+interface Prepared { m: MethodChoice; power: Series; counter?: UnwrappedCounter }
+
+// A run integrates the same device's samples many times (idle, each window, each whole repetition, adaptive
+// repetitions re-analysing): extract and sort its series once per sample array and semantics, not per window.
+const prepared = new WeakMap<readonly Sample[], Map<string, Prepared>>();
+
+function prepare(sem: Semantics, samples: readonly Sample[]): Prepared {
+  let bySem = prepared.get(samples);
+  if (!bySem) { bySem = new Map(); prepared.set(samples, bySem); }
+  const key = JSON.stringify(sem);
+  const hit = bySem.get(key);
+  if (hit) return hit;
   const m = methodFor(sem, samples);
+  const power = toSeries(samples, (s) => s.powerW);
+  let counter: UnwrappedCounter | undefined;
   if (m.method === 'counter') {
     let pts = samples.filter((s) => s.energyJ !== undefined).map((s) => ({ tS: s.tS, energyJ: s.energyJ! }));
     if (m.freshOnly) {
-      pts.sort((a, b) => a.tS - b.tS);
+      pts.sort((x, y) => x.tS - y.tS);
       const updateS = (sem.updatePeriodMs ?? 0) / 1000 || medianSpacing(firstAppearances(pts, (p) => p.energyJ, Infinity).map((p) => p.tS));
       pts = freshCounterPoints(pts, 2 * m.shiftS, updateS);
     }
-    const r = integrateCounter(pts, startS, endS, { counterMaxJ: sem.counterMaxJ, maxGapS });
-    // peak power from the power readings where the source gives them (counter differences are noisy at 1 ms)
-    let peak: number | null = null;
-    for (const s of samples) if (s.powerW !== undefined && s.tS >= startS && s.tS <= endS && (peak === null || s.powerW > peak)) peak = s.powerW;
-    return { ...r, method: m.method, choice: m, peakPowerW: peak ?? r.peakPowerW };
+    counter = unwrapCounter(pts, sem.counterMaxJ);
   }
-  const r = integratePower(samples.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), startS, endS, { shiftS: m.shiftS, maxGapS });
+  const out = { m, power, ...(counter ? { counter } : {}) };
+  bySem.set(key, out);
+  return out;
+}
+
+/** Highest power reading in [startS, endS] of a sorted series, or null. */
+function peakIn(series: Series, startS: number, endS: number): number | null {
+  let lo = 0, hi = series.ts.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (series.ts[mid]! < startS) lo = mid + 1; else hi = mid; }
+  let peak: number | null = null;
+  for (let i = lo; i < series.ts.length && series.ts[i]! <= endS; i++) if (peak === null || series.vs[i]! > peak) peak = series.vs[i]!;
+  return peak;
+}
+
+/** Energy of one device's samples over [startS, endS] by the method its semantics call for. */
+export function windowEnergy(sem: Semantics, samples: readonly Sample[], startS: number, endS: number, maxGapS?: number) {
+  const { m, power, counter } = prepare(sem, samples);
+  if (m.method === 'counter' && counter) {
+    const r = integrateCounter(counter, startS, endS, { counterMaxJ: sem.counterMaxJ, maxGapS });
+    // peak power from the power readings where the source gives them (counter differences are noisy at 1 ms)
+    return { ...r, method: m.method, choice: m, peakPowerW: peakIn(power, startS, endS) ?? r.peakPowerW };
+  }
+  const r = integrateSeries(power, startS, endS, { shiftS: m.shiftS, maxGapS });
   return { ...r, method: m.method, choice: m, resets: 0, wraps: 0 };
 }
 
