@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // the process-level tests spawn children and sleep on real clocks; two cores cannot take many at once
     maxWorkers: 2,
-    reporters: ['default', './tests/summary-reporter.ts'],
+    reporters: ['default', './tests/faults/table-reporter.ts', './tests/summary-reporter.ts'],
   },
 });

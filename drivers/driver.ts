@@ -98,8 +98,12 @@ export function isMissing(token: string | undefined | null): boolean {
 /** Parse a number that may carry a unit suffix ("631.95 W", "80.0W", "55 °C"); undefined for any missing spelling. */
 export function parseNumber(token: string | undefined | null): number | undefined {
   if (isMissing(token)) return undefined;
-  const m = /^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?/.exec(token!.trim());
+  const t = token!.trim();
+  const m = /^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?/.exec(t);
   if (!m) return undefined;
+  // a byte that was not UTF-8 right after the digits ("1\xff50.00" decodes to "1\uFFFD50.00") means a corrupted
+  // number, not 1 with a unit; a corrupted unit after a space ("55 \uFFFDC") still reads 55
+  if (t[m[0].length] === '\uFFFD') return undefined;
   const v = Number(m[0]);
   return Number.isFinite(v) ? v : undefined;
 }

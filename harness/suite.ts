@@ -47,7 +47,7 @@ export async function locateSuite(arg: string): Promise<string> {
 
 export function parseSuiteText(text: string, path: string): unknown {
   try {
-    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, logLevel: 'error' });
   } catch (err) {
     throw badInput('SUITE_SYNTAX', `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`, 'fix the syntax at that line');
   }
@@ -76,8 +76,10 @@ export function planFromDoc(doc: unknown, where: string, opts: ResolveOptions): 
     if (!wl) throw badInput('BAD_CONFIG', `${where}: at ${pointer}/workload: unknown workload '${r.workload}'`, `use one of: ${WORKLOAD_IDS.join(', ')}`);
     checkSource(r.source, `${where}: at ${pointer}/source`);
     const { name, workload: _w, config, matrix, ...settings } = r;
+    // count before expanding: 16 keys × 1000 values is 10^48 combinations, which would never finish expanding
+    const count = matrix ? Object.values(matrix).reduce((n, vs) => n * vs.length, 1) : 1;
+    if (runs.length + count > 10000) throw badInput('BAD_CONFIG', `${where}: at ${pointer}/matrix: expands to more than 10000 runs`, 'split the suite');
     const list = matrix ? combos(matrix) : [{}];
-    if (runs.length + list.length > 10000) throw badInput('BAD_CONFIG', `${where}: at ${pointer}/matrix: expands to more than 10000 runs`, 'split the suite');
     for (const combo of list) {
       const raw = { ...(config ?? {}), ...combo };
       let resolved: unknown;

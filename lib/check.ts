@@ -17,10 +17,32 @@ export function problemText(e: { instancePath: string; message?: string; keyword
 
 /** Validate (and fill defaults into) `data`; throw BAD_CONFIG naming `where` + pointer on the first problem. */
 export function checkAgainst<T>(schema: object, data: unknown, where: string, basePointer = ''): T {
+  const odd = unsafeValue(data);
+  if (odd) throw badInput('BAD_CONFIG', `${where}: at ${basePointer}${odd.pointer || '/'}: ${odd.problem}`, 'fix that value (see README "Suite files")');
   let v = cache.get(schema);
   if (!v) { v = ajv.compile(schema); cache.set(schema, v); }
   if (v(data)) return data as T;
   const e = v.errors![0]!;
   const pointer = `${basePointer}${e.instancePath}` || '/';
   throw badInput('BAD_CONFIG', `${where}: at ${pointer}: ${problemText(e)}`, 'fix that value (see README "Suite files")');
+}
+
+/** Deepest nesting a config may have; deeper values would overflow the stack of structuredClone and JSON.stringify. */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * What JSON Schema cannot refuse but would break a run: a number that is not finite (YAML has .nan and .inf; ajv's
+ * minimum/maximum let NaN through, and JSON would write it as null) or nesting deep enough to overflow the stack.
+ * Iterative, so the check itself cannot overflow. Returns the first problem with its JSON pointer.
+ */
+export function unsafeValue(data: unknown): { pointer: string; problem: string } | undefined {
+  const stack: Array<{ v: unknown; p: string; d: number }> = [{ v: data, p: '', d: 0 }];
+  while (stack.length) {
+    const { v, p, d } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return { pointer: p, problem: `${v} is not a finite number` };
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= MAX_CONFIG_DEPTH) return { pointer: p, problem: `nested deeper than ${MAX_CONFIG_DEPTH} levels` };
+    for (const [k, x] of Object.entries(v)) stack.push({ v: x, p: `${p}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, d: d + 1 });
+  }
+  return undefined;
 }

@@ -32,10 +32,13 @@ export function createManualClock(startS = 0, anchorWallMs = Date.UTC(2026, 0, 1
   };
 }
 
+/** Longest delay setTimeout honours (~24.8 days); a longer one fires after 1 ms, so every timer is capped here. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function sleepMs(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(ms, MAX_TIMER_MS));
     function done() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);

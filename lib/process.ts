@@ -3,6 +3,7 @@
 // groups stopped (a PyTorch workload forks workers; killing only the parent would leave them drawing power).
 import { execa, type ResultPromise } from 'execa';
 import { StringDecoder } from 'node:string_decoder';
+import { MAX_TIMER_MS } from './clock.js';
 
 export interface ProcessResult {
   exitCode: number | null;
@@ -146,6 +147,14 @@ export function spawnStreaming(file: string, args: readonly string[], opts: Stre
   }
   const pid = child?.pid;
   if (pid) live.add(pid);
+  // A grandchild that inherited our pipes must not keep us waiting once the program itself has exited (execa
+  // resolves only when stdout/stderr close): stop the program's group at once, and stop reading pipes that are
+  // still held open after the grace period (by a process that left the group).
+  let pipeTimer: NodeJS.Timeout | undefined;
+  child?.once('exit', () => {
+    if (pid) killGroup(pid, 'SIGKILL');
+    pipeTimer = setTimeout(() => { child?.stdout?.destroy(); child?.stderr?.destroy(); }, grace);
+  });
 
   const outSplit = new LineSplitter((l, t) => { opts.onStdoutLine?.(l, t); }, opts.maxLineChars);
   const errSplit = new LineSplitter((l, t) => { opts.onStderrLine?.(l, t); }, opts.maxLineChars);
@@ -161,7 +170,7 @@ export function spawnStreaming(file: string, args: readonly string[], opts: Stre
   const onAbort = () => { stopped = true; terminate(); };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
-  const timeout = opts.timeoutMs ? setTimeout(() => { timedOut = true; terminate(); }, opts.timeoutMs) : undefined;
+  const timeout = opts.timeoutMs ? setTimeout(() => { timedOut = true; terminate(); }, Math.min(opts.timeoutMs, MAX_TIMER_MS)) : undefined;
 
   const done: Promise<ProcessResult> = (async () => {
     if (!child) {
@@ -175,6 +184,7 @@ export function spawnStreaming(file: string, args: readonly string[], opts: Stre
     }
     if (timeout) clearTimeout(timeout);
     if (killTimer) clearTimeout(killTimer);
+    if (pipeTimer) clearTimeout(pipeTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     outSplit.end();
     errSplit.end();

@@ -7,10 +7,9 @@
 // view before rendering, so no template can forget it.
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../results/io.js';
+import { writeFileAtomic, makeDir } from '../results/io.js';
 import type { WattbenchResult } from '../results/types.gen.js';
 import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
 import { basisShape, chipColors, efficiencySpec, powerData, powerSpec, renderSvg, scatterData, scatterSpec, type ChartCache } from './charts.js';
@@ -376,7 +375,7 @@ export async function buildReport(allResults: LoadedOk[], allInvalid: LoadedBad[
 
 export async function writeReport(results: LoadedOk[], invalid: LoadedBad[], outDir: string, opts: ReportOptions): Promise<string[]> {
   const { html, md, csv } = await buildReport(results, invalid, opts);
-  await mkdir(outDir, { recursive: true });
+  await makeDir(outDir); // not fs.mkdir recursive: it spins forever under /proc
   const files: Array<[string, string]> = [['report.html', html], ['report.md', md], ['results.csv', csv]];
   for (const [name, text] of files) await writeFileAtomic(join(outDir, name), text);
   return files.map(([n]) => join(outDir, n));

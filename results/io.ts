@@ -1,7 +1,8 @@
 // Reading and writing result files. Writes are atomic (temp file in the same folder, fsync, rename) so a crash
 // or a full disk never leaves a half-written result where a finished one is expected.
-import { open, rename, unlink, readFile, mkdir, access, constants, stat } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { open, rename, unlink, readFile, mkdir, access, constants, stat, statfs } from 'node:fs/promises';
+import { dirname, basename, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { validateResult, type SchemaProblem } from './validate.js';
 import { upgradeResult } from './upgrade.js';
@@ -29,13 +30,60 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
 
 /** Validate, then write atomically. Refuses to write an invalid result: that is a bug, not a user error. */
 export async function writeResult(path: string, result: WattbenchResult): Promise<void> {
-  const v = validateResult(result);
+  const text = JSON.stringify(result, null, 2) + '\n';
+  // validate what will be on disk, not the object: JSON turns Infinity and NaN into null, which ajv would miss
+  const v = validateResult(JSON.parse(text));
   if (!v.ok) {
     const detail = v.problems.map((p) => `${p.pointer}: ${p.message}`).join('; ');
     throw new Error(`internal error: the result does not match the schema (${detail})`);
   }
-  await mkdir(dirname(path), { recursive: true });
-  await writeFileAtomic(path, JSON.stringify(result, null, 2) + '\n');
+  await makeDir(dirname(path));
+  await writeFileAtomic(path, text);
+}
+
+/** Where a result goes when its own folder cannot take it (disk full mid-run): never lose hours of measurement. */
+export const RESCUE_DIR = join(tmpdir(), 'wattbench-rescue');
+
+/**
+ * writeResult, and when the file system refuses (ENOSPC, EROFS, EACCES, ...), the same result into RESCUE_DIR.
+ * Returns where it went; throws only when both places fail (the first error, with the second appended).
+ */
+export async function writeResultOrRescue(path: string, result: WattbenchResult): Promise<{ path: string; failed?: string }> {
+  try {
+    await writeResult(path, result);
+    return { path };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code) throw err; // not the file system: an invalid result is a bug, not a place problem
+    const rescue = join(RESCUE_DIR, basename(path));
+    try {
+      await writeResult(rescue, result);
+    } catch (err2) {
+      throw Object.assign(new Error(`${(err as Error).message}; the rescue copy in ${RESCUE_DIR} failed too: ${(err2 as Error).message}`), { code });
+    }
+    return { path: rescue, failed: (err as Error).message };
+  }
+}
+
+/**
+ * mkdir -p that cannot spin: Node's own recursive mkdir loops forever on a path under /proc (mkdir answers ENOENT
+ * for a child of a folder that exists). Each missing component is created once, in order; the first refusal is thrown.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.unshift(p);
+      if (dirname(p) === p) break;
+    }
+  }
+  for (const m of missing) {
+    try { await mkdir(m); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+  }
 }
 
 export type LoadedResult =
@@ -44,6 +92,26 @@ export type LoadedResult =
 
 /** Largest result file we will parse; a bigger one is refused rather than allowed to exhaust memory. */
 export const MAX_RESULT_BYTES = 256 * 1024 * 1024;
+
+/** Deepest JSON nesting we accept. JSON.parse copes with any depth, but JSON.stringify, structuredClone and every
+ *  recursive walk (reports, upgrades) overflow the stack near 10,000 levels. A real result is about 8 deep. */
+export const MAX_JSON_DEPTH = 128;
+
+/** True when the JSON text nests arrays/objects deeper than `limit`; one pass, no recursion, strings skipped. */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > limit) return true; }
+    else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
 
 export async function loadResult(path: string): Promise<LoadedResult> {
   let text: string;
@@ -55,6 +123,7 @@ export async function loadResult(path: string): Promise<LoadedResult> {
   } catch (err) {
     return { state: 'invalid', path, reason: `cannot read: ${(err as Error).message}` };
   }
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) return { state: 'invalid', path, reason: `JSON nested deeper than ${MAX_JSON_DEPTH} levels (a result is never that deep; refused before it can overflow the stack of whatever reads it)` };
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -71,15 +140,20 @@ export async function loadResult(path: string): Promise<LoadedResult> {
 /** Checked before a run starts: can we create files in this folder? */
 export async function checkWritableDir(dir: string): Promise<string | undefined> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     await access(dir, constants.W_OK);
     const probe = join(dir, `.wattbench-write-test-${randomBytes(4).toString('hex')}`);
     const fh = await open(probe, 'w');
-    await fh.writeFile('x');
-    await fh.close();
-    await unlink(probe);
+    try { await fh.writeFile('x'); } finally { await fh.close(); await unlink(probe).catch(() => {}); }
+    // a disk that is already (nearly) full is known now, not after an hour of measuring
+    const fs = await statfs(dir);
+    const freeBytes = fs.bavail * fs.bsize;
+    if (freeBytes < MIN_FREE_BYTES) return `only ${Math.floor(freeBytes / 1024)} KiB free there (at least ${MIN_FREE_BYTES >> 20} MiB needed for the raw samples and the result)`;
     return undefined;
   } catch (err) {
     return (err as Error).message;
   }
 }
+
+/** Free space a run needs before it starts: raw samples of a long multi-device run are tens of MB. */
+export const MIN_FREE_BYTES = 8 * 1024 * 1024;

@@ -36,9 +36,11 @@ export class SampleLog {
   private pending = '';
   private timer: NodeJS.Timeout | undefined;
   records = 0;
+  /** The first write error (a full disk): sampling goes on in memory; the run records that this file is incomplete. */
+  error: string | undefined;
   constructor(readonly path: string) {
     this.stream = createWriteStream(path, { flags: 'a' });
-    this.stream.on('error', () => { /* surfaced by close(); a full disk must not crash sampling */ });
+    this.stream.on('error', (err) => { this.error ??= err.message; }); // must not crash sampling
   }
   write(rec: SampleRecord): void {
     if (this.closed) return;
@@ -56,7 +58,8 @@ export class SampleLog {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    // the last flush may be the one that fails (ENOSPC): end() hands that error to its callback, maybe before 'error'
+    await new Promise<void>((resolve) => this.stream.end((err?: Error | null) => { if (err) this.error ??= err.message; resolve(); }));
   }
 }
 

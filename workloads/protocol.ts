@@ -1,10 +1,12 @@
 // Parsing of the workload event protocol (see PROTOCOL.md) and the runner for programs that speak it.
 import { spawnStreaming } from '../lib/process.js';
+import { makeRedactor } from '../lib/redact.js';
 import type { WorkloadContext, WorkloadEvent, WorkloadOutcome } from './workload.js';
 
 export type ParsedLine = { kind: 'event'; event: WorkloadEvent } | { kind: 'log' } | { kind: 'error'; why: string };
 
-const isCount = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+// a count above 2^53 is not a count (and two of 1e308 would sum to Infinity, which JSON writes as null)
+const isCount = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 
 /** A line that starts with '{' and holds an "event" key is protocol; anything else is the program's own output. */
 export function parseProtocolLine(line: string): ParsedLine {
@@ -58,23 +60,28 @@ export class LineTail {
 /** Run a program that speaks the protocol; resolve when it exits. Never throws for the program's own failure. */
 export async function runProtocolProcess(o: ProtocolProcessOptions, ctx: WorkloadContext): Promise<WorkloadOutcome> {
   const errTail = new LineTail();
+  const env = { ...ctx.env, ...(o.env ?? {}) } as Record<string, string>;
+  // the program's output may quote its own secrets (a traceback with the API key): scrub every line before anything
+  // keeps it — the stderr tail in the result, protocol error notes, event fields
+  const redact = makeRedactor(env);
   const handle = spawnStreaming(o.file, o.args, {
-    env: { ...ctx.env, ...(o.env ?? {}) } as Record<string, string>,
+    env,
     extendEnv: false,
     cwd: o.cwd,
     signal: ctx.signal,
     timeoutMs: o.timeoutS ? o.timeoutS * 1000 : undefined,
     captureTail: 8 * 1024,
     maxLineChars: 64 * 1024,
-    onStdoutLine: (line, truncated) => {
+    onStdoutLine: (raw, truncated) => {
       const tS = ctx.clock.nowS();
+      const line = redact(raw);
       if (truncated) { ctx.onProtocolError(line.slice(0, 200), 'line longer than 64 KiB, cut'); return; }
       const p = parseProtocolLine(line);
       if (p.kind === 'event') ctx.onEvent({ tS, e: p.event });
       else if (p.kind === 'error') ctx.onProtocolError(line.slice(0, 500), p.why);
       else ctx.onLog(line, 'stdout');
     },
-    onStderrLine: (line) => { errTail.push(line); ctx.onLog(line, 'stderr'); },
+    onStderrLine: (raw) => { const line = redact(raw); errTail.push(line); ctx.onLog(line, 'stderr'); },
   });
   const r = await handle.done;
   if (r.spawnError) return { state: 'failed', reason: `could not start ${o.file}: ${r.spawnError.code}`, exitCode: null, signal: null, stderrTail: r.spawnError.message };

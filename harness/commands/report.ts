@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { collectResults } from '../collect.js';
+import { checkWritableDir } from '../../results/io.js';
 // the renderer (vega, vega-lite: ~40 MB) is loaded only when a report is written, not for every command
 import { buildRunViews, matchBaseline, DEFAULT_MAX_POWER_CHARTS } from '../../reports/model.js';
 
@@ -50,6 +51,9 @@ export const report: Command = {
       const m = matchBaseline(buildRunViews(ok), f.baseline);
       if (!m.ok) throw badInput('BAD_BASELINE', `--baseline: ${m.reason}`, `pass one of: ${m.chips.map((c) => JSON.stringify(c)).join(', ')}`);
     }
+    // a folder that cannot take the report is said in one line (and /proc paths, where mkdir -p spins, never hang)
+    const unwritable = await checkWritableDir(resolve(f.out));
+    if (unwritable) throw badInput('OUTPUT_NOT_WRITABLE', `cannot write the report to ${resolve(f.out)}: ${unwritable}`, 'choose another folder with --out, or fix its permissions / free space');
     const { writeReport } = await import('../../reports/index.js');
     const files = await writeReport(ok, invalid, resolve(f.out), {
       baseline: f.baseline, title: f.title, currency: f.currency ?? '$',

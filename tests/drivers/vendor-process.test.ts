@@ -147,7 +147,10 @@ describe('nvidia-smi driver against a fake nvidia-smi', () => {
     expect(c.restarts.length).toBeGreaterThanOrEqual(2);
     expect(c.restarts.length).toBeLessThanOrEqual(6);
     const starts = (await argvLog(state, 'nvidia-smi')).filter((a) => a.includes('-lms')).length;
-    expect(starts).toBe(c.restarts.length + 1); // with a fixed 250 ms pause it would be ~16 starts
+    // a restart is reported just before the new process starts, so a stop in between leaves one fewer start;
+    // with a fixed 250 ms pause instead of backoff it would be ~16 starts
+    expect(starts).toBeGreaterThanOrEqual(c.restarts.length);
+    expect(starts).toBeLessThanOrEqual(c.restarts.length + 1);
     expect(c.gaps.length).toBeGreaterThanOrEqual(c.restarts.length);
   });
 
