@@ -5,9 +5,10 @@
 // header rows and read by the shape of their content ("106 W/ 250 W", "32C", "0 MiB/ 23374 MiB"), never by
 // fixed character positions.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { toolFailure, locateTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { runCommand, type ProcessResult } from '../lib/process.js';
 import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'cnmon';
@@ -125,22 +126,9 @@ export function cnmonDevice(c: CnmonCard, t: CnmonTable): Device & { index: numb
 
 interface CnmonPrivate { file: string }
 
-function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
-  const text = `${r.stderr}\n${r.stdout}`;
-  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
-    return { state: 'unavailable', code: 'permission-denied', reason: `cnmon was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — run with access to /dev/cambricon_dev*, or as root` };
-  }
-  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `cnmon could not start (${r.spawnError.code})` };
-  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'cnmon did not answer within the probe timeout' };
-  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-  return { state: 'unavailable', code: 'error', reason: `cnmon exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
-}
+const failure = (r: ProcessResult) => toolFailure('cnmon', r, 'run with access to /dev/cambricon_dev*, or as root');
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, ctx.env.PATH ?? '');
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'cnmon is not on PATH — install the Cambricon driver (cnmon ships with it; in containers mount /usr/bin/cnmon), or pass --source-opt path=/full/path/cnmon' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'cnmon is not on PATH — install the Cambricon driver (cnmon ships with it; in containers mount /usr/bin/cnmon), or pass --source-opt path=/full/path/cnmon');
 
 export const cnmon: Driver = {
   meta: {

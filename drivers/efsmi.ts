@@ -3,9 +3,10 @@
 // power cell changed between releases: V1.2 prints "105W  300W" (no slash), 1.7 prints "68W / 300W", and
 // an SR-IOV host prints a bare "N/A"; the temperature is "39 C" or "35℃". Cells are read by content.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { toolFailure, locateTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { runCommand, type ProcessResult } from '../lib/process.js';
 import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'efsmi';
@@ -115,22 +116,9 @@ export function efsmiDevice(c: EfsmiCard, t: EfsmiTable): Device & { index: numb
 
 interface EfsmiPrivate { file: string }
 
-function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
-  const text = `${r.stderr}\n${r.stdout}`;
-  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
-    return { state: 'unavailable', code: 'permission-denied', reason: `efsmi was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — run with access to the Enflame devices, or as root` };
-  }
-  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `efsmi could not start (${r.spawnError.code})` };
-  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'efsmi did not answer within the probe timeout' };
-  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-  return { state: 'unavailable', code: 'error', reason: `efsmi exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
-}
+const failure = (r: ProcessResult) => toolFailure('efsmi', r, 'run with access to the Enflame devices, or as root');
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, ctx.env.PATH ?? '');
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'efsmi is not on PATH — install the Enflame driver (TopsRider --driver), or pass --source-opt path=/full/path/efsmi' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'efsmi is not on PATH — install the Enflame driver (TopsRider --driver), or pass --source-opt path=/full/path/efsmi');
 
 export const efsmi: Driver = {
   meta: {

@@ -5,9 +5,10 @@
 // spaces. AvgPwr is an averaged reading (the window is not documented).
 // Static facts beyond the table come from the rocm-smi-style JSON view (`--json`), best effort.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { toolFailure, locateTool } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { runCommand, type ProcessResult } from '../lib/process.js';
 import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'hy-smi';
@@ -104,22 +105,9 @@ export const HY_STATIC_ARGS = ['--showproductname', '--showserial', '--showbus',
 
 interface HyPrivate { file: string }
 
-function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
-  const text = `${r.stderr}\n${r.stdout}`;
-  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
-    return { state: 'unavailable', code: 'permission-denied', reason: `hy-smi was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — add the user to the video/render group, or run as root` };
-  }
-  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `hy-smi could not start (${r.spawnError.code})` };
-  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'hy-smi did not answer within the probe timeout' };
-  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-  return { state: 'unavailable', code: 'error', reason: `hy-smi exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
-}
+const failure = (r: ProcessResult) => toolFailure('hy-smi', r, 'add the user to the video/render group, or run as root');
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, `${ctx.env.PATH ?? ''}${ctx.options.path ? '' : ':/opt/hyhal/bin'}`);
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'hy-smi is not on PATH or in /opt/hyhal/bin — install Hygon DTK / hyhal, or pass --source-opt path=/full/path/hy-smi' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'hy-smi is not on PATH or in /opt/hyhal/bin — install Hygon DTK / hyhal, or pass --source-opt path=/full/path/hy-smi', ['/opt/hyhal/bin']);
 
 export const hySmi: Driver = {
   meta: {

@@ -4,9 +4,10 @@
 // reported on one die only. Such a die keeps its samples (temperature, memory, utilization) without a power
 // reading, never 0 W, and its device record names the entry that carries the board power; sum per board.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { toolFailure, locateTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { runCommand, type ProcessResult } from '../lib/process.js';
 import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'ixsmi';
@@ -117,22 +118,9 @@ export function ixDevice(g: IxGpu, t: IxTable, partner?: number): Device & { ind
 
 interface IxPrivate { file: string }
 
-function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
-  const text = `${r.stderr}\n${r.stdout}`;
-  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
-    return { state: 'unavailable', code: 'permission-denied', reason: `ixsmi was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — run with access to /dev/iluvatar*, or as root` };
-  }
-  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `ixsmi could not start (${r.spawnError.code})` };
-  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'ixsmi did not answer within the probe timeout' };
-  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-  return { state: 'unavailable', code: 'error', reason: `ixsmi exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
-}
+const failure = (r: ProcessResult) => toolFailure('ixsmi', r, 'run with access to /dev/iluvatar*, or as root');
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, `${ctx.env.PATH ?? ''}${ctx.options.path ? '' : ':/usr/local/corex/bin'}`);
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'ixsmi is not on PATH or in /usr/local/corex/bin — install Iluvatar CoreX, or pass --source-opt path=/full/path/ixsmi' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'ixsmi is not on PATH or in /usr/local/corex/bin — install Iluvatar CoreX, or pass --source-opt path=/full/path/ixsmi', ['/usr/local/corex/bin']);
 
 export const ixsmi: Driver = {
   meta: {

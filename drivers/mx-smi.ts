@@ -6,9 +6,10 @@
 // tables); CUDA_VISIBLE_DEVICES is not set on top, because a second filter over already-renumbered
 // devices would hide the wrong ones.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { toolFailure, locateTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { runCommand, type ProcessResult } from '../lib/process.js';
 import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'mx-smi';
@@ -121,22 +122,9 @@ export function mxDevice(g: MxGpu, t: MxTable, uuid?: string): Device & { index:
 
 interface MxPrivate { file: string }
 
-function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' }> {
-  const text = `${r.stderr}\n${r.stdout}`;
-  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
-    return { state: 'unavailable', code: 'permission-denied', reason: `mx-smi was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — run with access to /dev/mxcd and /dev/dri, or as root` };
-  }
-  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `mx-smi could not start (${r.spawnError.code})` };
-  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: 'mx-smi did not answer within the probe timeout' };
-  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-  return { state: 'unavailable', code: 'error', reason: `mx-smi exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
-}
+const failure = (r: ProcessResult) => toolFailure('mx-smi', r, 'run with access to /dev/mxcd and /dev/dri, or as root');
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, `${ctx.env.PATH ?? ''}${ctx.options.path ? '' : ':/opt/mxdriver/bin'}`);
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'mx-smi is not on PATH or in /opt/mxdriver/bin — install the MetaX driver, or pass --source-opt path=/full/path/mx-smi' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'mx-smi is not on PATH or in /opt/mxdriver/bin — install the MetaX driver, or pass --source-opt path=/full/path/mx-smi', ['/opt/mxdriver/bin']);
 
 export const mxSmi: Driver = {
   meta: {

@@ -8,8 +8,9 @@
 // whose rails split the module without an input rail). There is no energy counter.
 import { readFile } from 'node:fs/promises';
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
+import { locateTool } from './cli-tool.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, spawnStreaming } from '../lib/process.js';
+import { spawnStreaming } from '../lib/process.js';
 import { superviseLoop } from '../lib/supervise.js';
 
 const ID = 'tegrastats';
@@ -113,11 +114,7 @@ async function readText(path: string): Promise<string | undefined> {
   try { return (await readFile(path, 'utf8')).replace(/\0/g, '').trim(); } catch { return undefined; }
 }
 
-async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
-  const file = await findOnPath(ctx.options.path ?? ID, `${ctx.env.PATH ?? ''}${ctx.options.path ? '' : ':/usr/bin'}`);
-  if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : 'tegrastats is not on PATH — it ships with JetPack (L4T) on Jetson modules; pass --source-opt path=/full/path/tegrastats' };
-}
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'tegrastats is not on PATH — it ships with JetPack (L4T) on Jetson modules; pass --source-opt path=/full/path/tegrastats', ['/usr/bin']);
 
 export const tegrastats: Driver = {
   meta: {

@@ -1,0 +1,26 @@
+// Shared steps of the drivers that read a vendor CLI: find the tool, and turn a failed probe call into the
+// reason `wattbench devices` shows. Not a driver itself, so drivers may import it (GUIDE: never another driver).
+import { findOnPath, type ProcessResult } from '../lib/process.js';
+import type { ProbeContext, ProbeResult } from './driver.js';
+
+export type Unavailable = Extract<ProbeResult, { state: 'unavailable' }>;
+
+/** Locate `tool` on PATH (then in extraDirs), or at --source-opt path=…; say how to install it when absent. */
+export async function locateTool(ctx: ProbeContext, tool: string, installHint: string, extraDirs: string[] = []): Promise<string | Unavailable> {
+  const search = [ctx.env.PATH ?? '', ...(ctx.options.path ? [] : extraDirs)].filter(Boolean).join(':');
+  const file = await findOnPath(ctx.options.path ?? tool, search);
+  if (file) return file;
+  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : installHint };
+}
+
+/** Why a probe call of `tool` failed: permission denied (with how to get access), not startable, timed out, or its exit. */
+export function toolFailure(tool: string, r: ProcessResult, accessHint: string): Unavailable {
+  const text = `${r.stderr}\n${r.stdout}`;
+  if (r.spawnError?.code === 'EACCES' || /permission denied|not permitted/i.test(text)) {
+    return { state: 'unavailable', code: 'permission-denied', reason: `${tool} was denied access (${text.trim().split('\n').pop()?.slice(0, 160) ?? ''}) — ${accessHint}` };
+  }
+  if (r.spawnError) return { state: 'unavailable', code: 'not-installed', reason: `${tool} could not start (${r.spawnError.code})` };
+  if (r.timedOut) return { state: 'unavailable', code: 'error', reason: `${tool} did not answer within the probe timeout` };
+  const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
+  return { state: 'unavailable', code: 'error', reason: `${tool} exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
+}
