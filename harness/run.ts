@@ -5,7 +5,7 @@
 // run clock and streamed to the raw samples file as it arrives, so nothing measured is lost to a crash or signal.
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Device, Metric, Source, WattbenchResult, Settings } from '../results/types.gen.js';
+import type { Device, Source, WattbenchResult, Settings } from '../results/types.gen.js';
 import { SampleLog, type Sample, type SampleRecord } from '../results/samples.js';
 import { writeResultOrRescue, checkWritableDir } from '../results/io.js';
 import { makeRedactor, redactDeep } from '../lib/redact.js';
@@ -17,6 +17,7 @@ import type { Sampler } from '../drivers/driver.js';
 import { chooseSource, type SourceChoice } from './sources.js';
 import { hostFacts, toolVersion, gitCommit } from './inventory.js';
 import { analyse, type RepetitionRaw, type SourceRun } from './analyse.js';
+import { RepetitionEvents } from './repetition-events.js';
 import type { Progress } from './progress.js';
 
 export interface RunRequest {
@@ -240,16 +241,11 @@ async function runRepetition(
 ): Promise<RepetitionRaw> {
   // with --target-ci the count is open up to the maximum: say so rather than show [4/3]
   const label = `${req.label} [${index + 1}/${req.targetCiPct !== undefined ? `≤${Math.max(req.maxRepetitions ?? 10, req.repetitions)}` : req.repetitions}]`;
-  const phases: RepetitionRaw['phases'] = [{ phase: 'start', startS: clock.nowS() }];
-  let windowStart: number | undefined, windowEnd: number | undefined;
-  const tokens = { total: 0, input: 0, output: 0, sawInput: false, sawOutput: false };
-  const metrics = new Map<string, Metric>();
+  const ev = new RepetitionEvents(clock.nowS());
   let protocolErrors = 0, truncatedLines = 0;
-  const closeLast = (t: number) => { const last = phases[phases.length - 1]; if (last && last.endS === undefined) last.endS = t; };
   const ticker = setInterval(() => {
-    const inWindow = windowStart !== undefined && windowEnd === undefined;
-    const el = clock.nowS() - (inWindow ? windowStart! : phases[0]!.startS);
-    progress.status({ label, phase: inWindow ? 'window' : windowStart === undefined ? 'warm-up' : 'finishing', elapsedS: el, powerW: power(), tokensPerS: inWindow && el > 0 ? tokens.total / el : undefined });
+    const el = clock.nowS() - (ev.inWindow ? ev.windowStart! : ev.phases[0]!.startS);
+    progress.status({ label, phase: ev.inWindow ? 'window' : ev.windowStart === undefined ? 'warm-up' : 'finishing', elapsedS: el, powerW: power(), tokensPerS: ev.inWindow && el > 0 ? ev.tokensSoFar / el : undefined });
   }, 250);
   progress.phase(label, 'start');
   // a run-level timeout stops this repetition only; a signal stops everything
@@ -263,25 +259,8 @@ async function runRepetition(
     onEvent: ({ tS, e }) => {
       // every protocol event goes into the raw samples file too, so the analysis can be redone from it alone
       if (e.event !== 'info') { const { event, ...data } = e as { event: string }; record({ type: 'event', tS, repetition: index, event, ...(Object.keys(data).length ? { data } : {}) }); }
-      switch (e.event) {
-        case 'warmup_start': closeLast(tS); phases.push({ phase: 'warmup', startS: tS }); phase('warmup', index); break;
-        case 'window_start': if (windowStart === undefined) { closeLast(tS); windowStart = tS; phases.push({ phase: 'window', startS: tS }); phase('window', index); } break;
-        case 'window_end': if (windowStart !== undefined && windowEnd === undefined) { windowEnd = tS; closeLast(tS); phases.push({ phase: 'done', startS: tS }); } break;
-        case 'tokens':
-          if (windowStart !== undefined && windowEnd === undefined) {
-            tokens.total += e.tokens;
-            if (e.input !== undefined) { tokens.input += e.input; tokens.sawInput = true; }
-            if (e.output !== undefined) { tokens.output += e.output; tokens.sawOutput = true; }
-          }
-          break;
-        case 'metric': metrics.set(e.name, { name: e.name, value: e.value, unit: e.unit }); break;
-        case 'start': {
-          const p = e.info?.parameters;
-          if (typeof p === 'number' && Number.isFinite(p)) metrics.set('parameters', { name: 'parameters', value: p, unit: 'count' });
-          break;
-        }
-        default: break;
-      }
+      const opened = ev.apply(tS, e);
+      if (opened) phase(opened, index);
     },
     onLog: () => {},
     onProtocolError: (_line, why) => { protocolErrors++; if (why.includes('cut')) truncatedLines++; },
@@ -291,10 +270,11 @@ async function runRepetition(
   signal.removeEventListener('abort', onAbort);
   if (timedOut && !signal.aborted) outcome = { state: 'timed-out', reason: `still running after the ${req.timeoutS} s timeout; stopped`, stderrTail: outcome.state === 'failed' ? outcome.stderrTail : '' };
   const end = clock.nowS();
-  closeLast(end);
+  ev.close(end);
   const exit = outcome.state === 'completed' || outcome.state === 'failed' ? { exitCode: outcome.exitCode, signal: outcome.signal } : undefined;
-  const base = { index, phases, metrics: [...metrics.values()], protocolErrors, truncatedLines, ...(exit ? { exit } : {}) };
-  const tok = { total: Math.round(tokens.total), ...(tokens.sawInput ? { input: Math.round(tokens.input) } : {}), ...(tokens.sawOutput ? { output: Math.round(tokens.output) } : {}) };
+  const base = { index, phases: ev.phases, metrics: ev.metrics(), protocolErrors, truncatedLines, ...(exit ? { exit } : {}) };
+  const tok = ev.tokens();
+  const { windowStart, windowEnd } = ev;
   if (outcome.state === 'stopped' || signal.aborted) {
     progress.phase(label, 'interrupted');
     return { ...base, status: 'interrupted', window: null, tokens: null };

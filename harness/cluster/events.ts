@@ -9,11 +9,11 @@ import { badInput } from '../../lib/errors.js';
 import { spawnStreaming } from '../../lib/process.js';
 import { parseProtocolLine } from '../../workloads/protocol.js';
 import type { WorkloadEvent } from '../../workloads/workload.js';
-import type { Metric } from '../../results/types.gen.js';
 import type { RepetitionRaw } from '../analyse.js';
 import { writeFileAtomic } from '../../results/io.js';
 import { sleepMs } from '../../lib/clock.js';
 import { wallNowMs } from './clock.js';
+import { RepetitionEvents } from '../repetition-events.js';
 
 export type EventRecord =
   | { type: 'header'; wallMs: number; nodeName: string; hostname: string; rank: number; repetition: number; command: string[]; name?: string; kind: 'train' | 'infer' | 'serve' | 'other' }
@@ -109,41 +109,17 @@ export function repetitionFromEvents(index: number, recs: EventRecord[], toS: (w
   const header = recs.find((r) => r.type === 'header');
   const exit = recs.find((r): r is Extract<EventRecord, { type: 'exit' }> => r.type === 'exit');
   const startS = toS(header?.wallMs ?? recs[0]?.wallMs ?? 0);
-  const phases: RepetitionRaw['phases'] = [{ phase: 'start', startS }];
-  const closeLast = (t: number) => { const last = phases[phases.length - 1]; if (last && last.endS === undefined) last.endS = t; };
-  let ws: number | undefined, we: number | undefined;
-  const tokens = { total: 0, input: 0, output: 0, sawInput: false, sawOutput: false };
-  const metrics = new Map<string, Metric>();
+  const ev = new RepetitionEvents(startS);
   let protocolErrors = 0;
   for (const r of recs) {
     if (r.type === 'protocol-error') { protocolErrors++; continue; }
-    if (r.type !== 'event') continue;
-    const tS = toS(r.wallMs);
-    const e = r.e;
-    switch (e.event) {
-      case 'warmup_start': closeLast(tS); phases.push({ phase: 'warmup', startS: tS }); break;
-      case 'window_start': if (ws === undefined) { closeLast(tS); ws = tS; phases.push({ phase: 'window', startS: tS }); } break;
-      case 'window_end': if (ws !== undefined && we === undefined) { we = tS; closeLast(tS); phases.push({ phase: 'done', startS: tS }); } break;
-      case 'tokens':
-        if (ws !== undefined && we === undefined) {
-          tokens.total += e.tokens;
-          if (e.input !== undefined) { tokens.input += e.input; tokens.sawInput = true; }
-          if (e.output !== undefined) { tokens.output += e.output; tokens.sawOutput = true; }
-        }
-        break;
-      case 'metric': metrics.set(e.name, { name: e.name, value: e.value, unit: e.unit }); break;
-      case 'start': {
-        const p = e.info?.parameters;
-        if (typeof p === 'number' && Number.isFinite(p)) metrics.set('parameters', { name: 'parameters', value: p, unit: 'count' });
-        break;
-      }
-      default: break;
-    }
+    if (r.type === 'event') ev.apply(toS(r.wallMs), r.e);
   }
-  const endS = exit ? toS(exit.wallMs) : Math.max(...phases.map((p) => p.endS ?? p.startS));
-  closeLast(endS);
-  const base = { index, phases, metrics: [...metrics.values()], protocolErrors, truncatedLines: 0, ...(exit ? { exit: { exitCode: exit.exitCode, signal: exit.signal } } : {}) };
-  const tok = { total: Math.round(tokens.total), ...(tokens.sawInput ? { input: Math.round(tokens.input) } : {}), ...(tokens.sawOutput ? { output: Math.round(tokens.output) } : {}) };
+  const endS = exit ? toS(exit.wallMs) : Math.max(...ev.phases.map((p) => p.endS ?? p.startS));
+  ev.close(endS);
+  const base = { index, phases: ev.phases, metrics: ev.metrics(), protocolErrors, truncatedLines: 0, ...(exit ? { exit: { exitCode: exit.exitCode, signal: exit.signal } } : {}) };
+  const tok = ev.tokens();
+  const ws = ev.windowStart, we = ev.windowEnd;
   if (!exit) return { ...base, status: 'failed', window: null, tokens: null, error: { code: 'WORKLOAD_LOST', message: 'rank 0 left no exit record (killed, or its node failed)' } };
   if (exit.spawnError || exit.exitCode !== 0) {
     return { ...base, status: 'failed', window: null, tokens: null, error: { code: 'WORKLOAD_FAILED', message: exit.spawnError ? `could not start: ${exit.spawnError}` : exit.signal ? `rank 0 was killed by ${exit.signal}` : `rank 0 exited with code ${exit.exitCode}` } };
