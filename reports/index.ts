@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, makeDir } from '../results/io.js';
 import type { WattbenchResult } from '../results/types.gen.js';
-import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
+import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, servingRowOf, servingRowsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
 import { basisShape, chipColors, efficiencySpec, powerData, powerSpec, renderSvg, scatterData, scatterSpec, type ChartCache } from './charts.js';
 import { readPowerTrace, samplesPathOf, type TraceOutcome } from './trace.js';
 import { GRADE_TEXT, runMethod, sourceGroups, sourcesNotUsed } from './methodology.js';
@@ -47,7 +47,9 @@ export const CSV_COLUMNS: string[] = [
   'sources', 'scope', 'semantics', 'estimated', 'achievedIntervalMedianMs', 'achievedIntervalP99Ms', 'fidelityGrade', 'energyErrorBoundPct',
   'repetitionsOk', 'repetitionsTotal', 'headlineRepetitions',
   ...STAT_FIELDS.flatMap((f) => STAT_PARTS.map((p) => `${f}_${p}`)),
-  'peakPowerW', 'idlePowerW', 'idleDurationS', 'baselineRatio', 'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
+  'peakPowerW', 'idlePowerW', 'idleDurationS', 'baselineRatio',
+  // serve runs only (empty otherwise): see servingRowOf in model.ts
+  'serveLoad', 'serveConcurrency', 'serveRateRps', 'requestsOk', 'requestsFailed', 'ttftP50Ms', 'ttftP99Ms', 'tpotP50Ms', 'tpotP99Ms', 'goodputPct', 'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
   'warnings', 'errors', 'toolVersion', 'gitCommit', 'upgradedFromSchema',
 ];
 
@@ -69,6 +71,13 @@ export function csvRows(model: ReportModel): Array<Record<string, unknown>> {
       toolVersion: r.tool.version, gitCommit: r.tool.gitCommit, upgradedFromSchema: v.upgradedFrom,
     };
     for (const f of STAT_FIELDS) for (const p of STAT_PARTS) row[`${f}_${p}`] = s?.[f]?.[p];
+    const sv = servingRowOf(v);
+    if (sv) {
+      Object.assign(row, {
+        serveLoad: sv.load?.kind, serveConcurrency: sv.load?.concurrency, serveRateRps: sv.load?.rateRps, requestsOk: sv.requestsOk, requestsFailed: sv.requestsFailed,
+        ttftP50Ms: sv.ttftP50Ms, ttftP99Ms: sv.ttftP99Ms, tpotP50Ms: sv.tpotP50Ms, tpotP99Ms: sv.tpotP99Ms, goodputPct: sv.goodputPct,
+      });
+    }
     // per-run ratio and cost use this run's own figures against the baseline row's cell in the same column
     const baseCell = model.baselineRowKey ? model.cells.get(cellKey(model.baselineRowKey, v.columnKey))?.figures?.tokensPerJ : undefined;
     row.baselineRatio = s && baseCell && baseCell.n > 0 && baseCell.mean > 0 ? s.tokensPerJ.mean / baseCell.mean : undefined;
@@ -150,6 +159,23 @@ function runDetail(v: RunView, row: ReportModel['rows'][number], power: ChartsRe
   };
 }
 
+/** Load as a person would say it: "concurrency 8" (closed loop) or "4 req/s (max 16 in flight)" (open loop). */
+export function loadLabel(load: ServingRow['load']): string {
+  if (!load) return DASH;
+  if (load.kind === 'closed') return load.concurrency !== undefined ? `concurrency ${load.concurrency}` : 'closed loop';
+  const rate = load.rateRps !== undefined ? `${fmtNum(load.rateRps)} req/s` : 'open loop';
+  return load.maxConcurrency !== undefined ? `${rate} (max ${load.maxConcurrency} in flight)` : rate;
+}
+
+function servingView(sr: ServingRow, v: RunView, mark: string) {
+  return {
+    anchor: v.anchor, runId: v.result.runId, chip: v.chipLabel, mark, model: sr.model, load: loadLabel(sr.load),
+    ok: String(sr.requestsOk), failed: String(sr.requestsFailed), hasFailed: sr.requestsFailed > 0,
+    ttftP50: fmtNum(sr.ttftP50Ms), ttftP99: fmtNum(sr.ttftP99Ms), tpotP50: fmtNum(sr.tpotP50Ms), tpotP99: fmtNum(sr.tpotP99Ms),
+    tps: fmtStat(sr.outputTokensPerS), goodput: sr.goodputPct !== null ? `${fmtNum(sr.goodputPct)}%` : DASH, tpj: fmtStat(sr.outputTokensPerJ),
+  };
+}
+
 export function buildView(model: ReportModel, invalid: LoadedBad[], charts: ChartsRendered, opts: ReportOptions) {
   const rowsByKey = new Map(model.rows.map((r) => [r.key, r]));
   const baseline = model.baselineRowKey ? rowsByKey.get(model.baselineRowKey)! : null;
@@ -202,6 +228,7 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
     })),
   } : null;
   const warnedRuns = runMethods.filter((m) => m.warnings.length);
+  const servingRows = servingRowsOf(model.runs);
   return {
     title: opts.title ?? 'wattbench report',
     generatedAt: opts.generatedAt ?? new Date().toISOString(),
@@ -212,6 +239,8 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
     hasMarks: model.basisNotes.length > 0,
     columns: model.columns.map((c) => ({ label: c.label, modelSize: c.modelSize, kind: c.kind })),
     matrixRows, cellTable,
+    // absent (null) without a serve run, so neither template shows the section
+    serving: servingRows.length ? { rows: servingRows.map((sr) => servingView(sr, model.runs[sr.runIndex]!, rowsByKey.get(model.runs[sr.runIndex]!.rowKey)!.mark)) } : null,
     charts: {
       efficiency: charts.efficiency, scatter: charts.scatter,
       chipLegend: chipColors(model).map((c) => ({ label: c.label, style: `background:${c.color}` })),

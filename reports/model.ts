@@ -318,3 +318,56 @@ export function buildModel(results: LoadedOk[], opts: ModelOptions = {}): Report
 
 /** Power-over-time charts drawn at most by default (one per matrix cell first); 1,000 would take about 40 s. */
 export const DEFAULT_MAX_POWER_CHARTS = 24;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Serving latency: one row per serve run (workloads/serve.ts). Latency percentiles and goodput come from the
+// across-repetition summary metrics the workload emits (ttft_p50_ms …, goodput_pct) — the same headline
+// repetitions as tokens/J — and fall back to the mean over result.serving.repetitions where a summary lacks them.
+
+export interface ServingRow {
+  runIndex: number;
+  /** closed: fixed concurrency; open: arrival rate (requests per second). */
+  load: { kind: 'closed' | 'open'; concurrency?: number; rateRps?: number; maxConcurrency?: number } | null;
+  model: string;
+  requestsOk: number;
+  requestsFailed: number;
+  ttftP50Ms: number | null; ttftP99Ms: number | null;
+  tpotP50Ms: number | null; tpotP99Ms: number | null;
+  goodputPct: number | null;
+  /** Window output tokens per second and per joule: the run's headline figures (serve counts output tokens). */
+  outputTokensPerS: Stats | null;
+  outputTokensPerJ: Stats | null;
+}
+
+type ServingRep = NonNullable<WattbenchResult['serving']>['repetitions'][number];
+
+export function servingRowOf(v: RunView): ServingRow | null {
+  const r = v.result;
+  if (v.kind !== 'serve') return null;
+  const reps: ServingRep[] = r.serving?.repetitions ?? [];
+  const metric = (name: string, pick: (s: ServingRep) => number | null | undefined): number | null => {
+    const m = r.summary?.metrics?.find((x) => x.name === name);
+    if (m && m.stats.n > 0 && Number.isFinite(m.stats.mean)) return m.stats.mean;
+    const xs = reps.map(pick).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  const first = reps[0]?.load;
+  const cfgModel = (r.workload.config as { model?: unknown } | undefined)?.model;
+  const s = r.summary;
+  return {
+    runIndex: v.index,
+    load: first ? { kind: first.kind, concurrency: first.concurrency, rateRps: first.rateRps, maxConcurrency: first.maxConcurrency } : null,
+    model: typeof cfgModel === 'string' && cfgModel ? cfgModel : r.workload.name,
+    requestsOk: reps.reduce((a, x) => a + x.requests.ok, 0),
+    requestsFailed: reps.reduce((a, x) => a + x.requests.failed, 0),
+    ttftP50Ms: metric('ttft_p50_ms', (x) => x.latency.ttftMs.p50), ttftP99Ms: metric('ttft_p99_ms', (x) => x.latency.ttftMs.p99),
+    tpotP50Ms: metric('tpot_p50_ms', (x) => x.latency.tpotMs.p50), tpotP99Ms: metric('tpot_p99_ms', (x) => x.latency.tpotMs.p99),
+    goodputPct: metric('goodput_pct', (x) => x.goodput.sharePct),
+    outputTokensPerS: s && s.tokensPerS.n > 0 ? s.tokensPerS : null,
+    outputTokensPerJ: s && s.tokensPerJ.n > 0 ? s.tokensPerJ : null,
+  };
+}
+
+export function servingRowsOf(runs: RunView[]): ServingRow[] {
+  return runs.flatMap((v) => { const row = servingRowOf(v); return row ? [row] : []; });
+}
