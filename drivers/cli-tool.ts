@@ -1,7 +1,8 @@
 // Shared steps of the drivers that read a vendor CLI: find the tool, and turn a failed probe call into the
 // reason `wattbench devices` shows. Not a driver itself, so drivers may import it (GUIDE: never another driver).
 import { findOnPath, type ProcessResult } from '../lib/process.js';
-import type { ProbeContext, ProbeResult } from './driver.js';
+import type { ProbeContext, ProbeResult, Sampler, StartOptions } from './driver.js';
+import { supervisePoll } from '../lib/supervise.js';
 
 export type Unavailable = Extract<ProbeResult, { state: 'unavailable' }>;
 
@@ -23,4 +24,43 @@ export function toolFailure(tool: string, r: ProcessResult, accessHint: string):
   if (r.timedOut) return { state: 'unavailable', code: 'error', reason: `${tool} did not answer within the probe timeout` };
   const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
   return { state: 'unavailable', code: 'error', reason: `${tool} exited with code ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}` };
+}
+
+/** One device's row of a vendor tool's status table; absent readings stay absent (never 0). */
+export interface TableRow {
+  index: number;
+  powerW?: number;
+  temperatureC?: number;
+  smClockMHz?: number;
+  memClockMHz?: number;
+  utilizationPct?: number;
+  memoryUsedMiB?: number;
+}
+
+const READINGS = ['powerW', 'temperatureC', 'smClockMHz', 'memClockMHz', 'utilizationPct', 'memoryUsedMiB'] as const;
+
+/**
+ * Sample a tool that prints one status table per call (cnmon, efsmi, hy-smi, mx-smi, ixsmi): call it every
+ * interval, and turn each selected device's row into a sample with whichever readings the row has.
+ */
+export function pollTable(opts: StartOptions, sourceId: string, file: string, rows: (stdout: string) => readonly TableRow[]): Sampler {
+  const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
+  return supervisePoll({
+    file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
+    intervalMs: opts.intervalMs,
+    // a full table on a many-card host can take a second or more; only a much longer silence is a hang
+    timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
+    onOutput: (stdout, tS) => {
+      let n = 0;
+      for (const row of rows(stdout)) {
+        const deviceId = wanted.get(row.index);
+        if (!deviceId) continue;
+        n++;
+        const sample: Parameters<StartOptions['sink']['sample']>[0] = { tS, sourceId, deviceId };
+        for (const k of READINGS) if (row[k] !== undefined) sample[k] = row[k];
+        opts.sink.sample(sample);
+      }
+      return n;
+    },
+  });
 }

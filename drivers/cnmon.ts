@@ -5,11 +5,10 @@
 // header rows and read by the shape of their content ("106 W/ 250 W", "32C", "0 MiB/ 23374 MiB"), never by
 // fixed character positions.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
 import { runCommand, type ProcessResult } from '../lib/process.js';
-import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'cnmon';
 
@@ -154,29 +153,6 @@ export const cnmon: Driver = {
     };
   },
   async start(opts) {
-    const priv = opts.probe.private as CnmonPrivate;
-    const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
-    return supervisePoll({
-      file: priv.file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
-      intervalMs: opts.intervalMs,
-      // a full table on a many-card host can take a second or more; only a much longer silence is a hang
-      timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
-      onOutput: (stdout, tS) => {
-        let n = 0;
-        for (const c of parseCnmon(stdout).cards) {
-          const deviceId = wanted.get(c.index);
-          if (!deviceId) continue;
-          n++;
-          opts.sink.sample({
-            tS, sourceId: ID, deviceId,
-            ...(c.powerW !== undefined ? { powerW: c.powerW } : {}),
-            ...(c.temperatureC !== undefined ? { temperatureC: c.temperatureC } : {}),
-            ...(c.utilizationPct !== undefined ? { utilizationPct: c.utilizationPct } : {}),
-            ...(c.memoryUsedMiB !== undefined ? { memoryUsedMiB: c.memoryUsedMiB } : {}),
-          });
-        }
-        return n;
-      },
-    });
+    return pollTable(opts, ID, (opts.probe.private as CnmonPrivate).file, (stdout) => parseCnmon(stdout).cards);
   },
 };

@@ -3,11 +3,10 @@
 // power cell changed between releases: V1.2 prints "105W  300W" (no slash), 1.7 prints "68W / 300W", and
 // an SR-IOV host prints a bare "N/A"; the temperature is "39 C" or "35℃". Cells are read by content.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
 import { runCommand, type ProcessResult } from '../lib/process.js';
-import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'efsmi';
 
@@ -144,28 +143,6 @@ export const efsmi: Driver = {
     };
   },
   async start(opts) {
-    const priv = opts.probe.private as EfsmiPrivate;
-    const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
-    return supervisePoll({
-      file: priv.file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
-      intervalMs: opts.intervalMs,
-      // a full table on a many-card host can take a second or more; only a much longer silence is a hang
-      timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
-      onOutput: (stdout, tS) => {
-        let n = 0;
-        for (const c of parseEfsmi(stdout).cards) {
-          const deviceId = wanted.get(c.index);
-          if (!deviceId) continue;
-          n++;
-          opts.sink.sample({
-            tS, sourceId: ID, deviceId,
-            ...(c.powerW !== undefined ? { powerW: c.powerW } : {}),
-            ...(c.temperatureC !== undefined ? { temperatureC: c.temperatureC } : {}),
-            ...(c.utilizationPct !== undefined ? { utilizationPct: c.utilizationPct } : {}),
-          });
-        }
-        return n;
-      },
-    });
+    return pollTable(opts, ID, (opts.probe.private as EfsmiPrivate).file, (stdout) => parseEfsmi(stdout).cards);
   },
 };

@@ -5,11 +5,10 @@
 // spaces. AvgPwr is an averaged reading (the window is not documented).
 // Static facts beyond the table come from the rocm-smi-style JSON view (`--json`), best effort.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
 import { runCommand, type ProcessResult } from '../lib/process.js';
-import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'hy-smi';
 
@@ -136,28 +135,6 @@ export const hySmi: Driver = {
     };
   },
   async start(opts) {
-    const priv = opts.probe.private as HyPrivate;
-    const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
-    return supervisePoll({
-      file: priv.file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
-      intervalMs: opts.intervalMs,
-      // a full table on a many-card host can take a second or more; only a much longer silence is a hang
-      timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
-      onOutput: (stdout, tS) => {
-        let n = 0;
-        for (const r of parseHySmi(stdout)) {
-          const deviceId = wanted.get(r.index);
-          if (!deviceId) continue;
-          n++;
-          opts.sink.sample({
-            tS, sourceId: ID, deviceId,
-            ...(r.powerW !== undefined ? { powerW: r.powerW } : {}),
-            ...(r.temperatureC !== undefined ? { temperatureC: r.temperatureC } : {}),
-            ...(r.utilizationPct !== undefined ? { utilizationPct: r.utilizationPct } : {}),
-          });
-        }
-        return n;
-      },
-    });
+    return pollTable(opts, ID, (opts.probe.private as HyPrivate).file, (stdout) => parseHySmi(stdout));
   },
 };

@@ -4,11 +4,10 @@
 // reported on one die only. Such a die keeps its samples (temperature, memory, utilization) without a power
 // reading, never 0 W, and its device record names the entry that carries the board power; sum per board.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
 import { runCommand, type ProcessResult } from '../lib/process.js';
-import { supervisePoll } from '../lib/supervise.js';
 
 const ID = 'ixsmi';
 
@@ -148,31 +147,6 @@ export const ixsmi: Driver = {
     };
   },
   async start(opts) {
-    const priv = opts.probe.private as IxPrivate;
-    const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
-    return supervisePoll({
-      file: priv.file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
-      intervalMs: opts.intervalMs,
-      // a full table on a many-card host can take a second or more; only a much longer silence is a hang
-      timeoutMs: Math.max(10_000, 5 * opts.intervalMs),
-      onOutput: (stdout, tS) => {
-        let n = 0;
-        for (const g of parseIxsmi(stdout).gpus) {
-          const deviceId = wanted.get(g.index);
-          if (!deviceId) continue;
-          n++;
-          opts.sink.sample({
-            tS, sourceId: ID, deviceId,
-            ...(g.powerW !== undefined ? { powerW: g.powerW } : {}),
-            ...(g.temperatureC !== undefined ? { temperatureC: g.temperatureC } : {}),
-            ...(g.smClockMHz !== undefined ? { smClockMHz: g.smClockMHz } : {}),
-            ...(g.memClockMHz !== undefined ? { memClockMHz: g.memClockMHz } : {}),
-            ...(g.utilizationPct !== undefined ? { utilizationPct: g.utilizationPct } : {}),
-            ...(g.memoryUsedMiB !== undefined ? { memoryUsedMiB: g.memoryUsedMiB } : {}),
-          });
-        }
-        return n;
-      },
-    });
+    return pollTable(opts, ID, (opts.probe.private as IxPrivate).file, (stdout) => parseIxsmi(stdout).gpus);
   },
 };
