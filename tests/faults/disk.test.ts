@@ -32,8 +32,10 @@ beforeAll(async () => {
   await mkdir(probe);
   canMount = process.getuid?.() === 0 && tryMount(probe, 'size=64k');
   if (!canMount) console.log('note: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN); the read-only and full-disk mount cases are skipped, the /dev/full and injected-error cases still run');
-  canDropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', '0'], { stdio: 'ignore' }).status === 0;
-  if (!canDropPrivileges) console.log('note: setpriv cannot run node as nobody here; the 0555-folder case is skipped');
+  // nobody must also be able to reach the checkout: a clone under a 0700 folder (mktemp -d) is out of its reach
+  const bin = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'bin', 'wattbench.js');
+  canDropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(bin)}, require('fs').constants.R_OK)`], { stdio: 'ignore' }).status === 0;
+  if (!canDropPrivileges) console.log('note: node cannot run as nobody here, or nobody cannot read this checkout; the 0555-folder case is skipped');
 });
 afterAll(async () => {
   for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
