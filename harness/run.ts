@@ -47,6 +47,8 @@ export interface RunOutcome {
   result: WattbenchResult;
   resultPath: string;
   samplesPath: string;
+  /** The result could not go where it was asked and was saved to the rescue folder: the command exits 1. */
+  rescued?: boolean;
 }
 
 /** Phases in the order they happen; the samples file records each with its time (tests check the order). */
@@ -217,7 +219,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     throw new WattbenchError('RESULT_NOT_WRITTEN', `could not write the result ${resultPath}: ${errorMessage(err)}`, `free space or fix the folder; the raw samples are in ${samplesPath}`, EXIT.RUN_FAILED);
   }
   if (written.failed) progress.warn(`could not write ${resultPath} (${written.failed}); the result was saved to ${written.path} instead`);
-  return { result: safe, resultPath: written.path, samplesPath };
+  return { result: safe, resultPath: written.path, samplesPath, ...(written.failed ? { rescued: true } : {}) };
 }
 
 function sum(m: Map<string, number>): number | undefined {

@@ -46,7 +46,9 @@ export const RESCUE_DIR = join(tmpdir(), 'wattbench-rescue');
 
 /**
  * writeResult, and when the file system refuses (ENOSPC, EROFS, EACCES, ...), the same result into RESCUE_DIR.
- * Returns where it went; throws only when both places fail (the first error, with the second appended).
+ * The rescued copy says so in its errors (RESULT_RESCUED) and points at its raw samples by absolute path, since
+ * they stayed in the folder the user chose. Returns where it went; throws only when both places fail (the first
+ * error, with the second appended).
  */
 export async function writeResultOrRescue(path: string, result: WattbenchResult): Promise<{ path: string; failed?: string }> {
   try {
@@ -56,12 +58,18 @@ export async function writeResultOrRescue(path: string, result: WattbenchResult)
     const code = (err as NodeJS.ErrnoException).code;
     if (!code) throw err; // not the file system: an invalid result is a bug, not a place problem
     const rescue = join(RESCUE_DIR, basename(path));
+    const failed = (err as Error).message;
+    const rescued: WattbenchResult = {
+      ...result,
+      rawSamples: { ...result.rawSamples, file: resolve(dirname(path), result.rawSamples.file) },
+      errors: [...result.errors, { code: 'RESULT_RESCUED', message: `could not write ${path} (${failed}); this copy was saved to ${RESCUE_DIR} instead`.slice(0, 8000) }],
+    };
     try {
-      await writeResult(rescue, result);
+      await writeResult(rescue, rescued);
     } catch (err2) {
-      throw Object.assign(new Error(`${(err as Error).message}; the rescue copy in ${RESCUE_DIR} failed too: ${(err2 as Error).message}`), { code });
+      throw Object.assign(new Error(`${failed}; the rescue copy in ${RESCUE_DIR} failed too: ${(err2 as Error).message}`), { code });
     }
-    return { path: rescue, failed: (err as Error).message };
+    return { path: rescue, failed };
   }
 }
 

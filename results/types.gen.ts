@@ -97,7 +97,7 @@ export interface WattbenchResult {
   errors: ErrorEntry[];
   rawSamples: {
     /**
-     * Path of the raw samples and events, relative to the result file.
+     * Path of the raw samples and events, relative to the result file (absolute in a copy rescued to the temp folder, whose samples stayed where the run wrote them).
      */
     file: string;
     format: 'wattbench-samples-jsonl-v1';

@@ -19,7 +19,7 @@ windows and token counts. --lag-ms replaces the sensor lag used to shift windowe
 export async function reanalyse(result: WattbenchResult, resultPath: string, lagMs?: number): Promise<WattbenchResult> {
   const used = result.sources.find((s) => s.state === 'used');
   if (!used || used.state !== 'used') throw badInput('NO_SOURCE', `${resultPath} records no power source that was used`, 'nothing to re-analyse');
-  const samplesPath = join(dirname(resultPath), result.rawSamples.file);
+  const samplesPath = resolve(dirname(resultPath), result.rawSamples.file);
   let records;
   try { records = await readSampleLog(samplesPath); } catch (err) {
     throw badInput('NO_RAW_SAMPLES', `cannot read the raw samples ${samplesPath}: ${(err as Error).message}`, 'keep the .samples.jsonl file beside its result');
@@ -70,7 +70,7 @@ export const analyseCommand: Command = {
     const redone = await reanalyse(loaded.result, path, lag);
     if (f.out) {
       const out = resolve(f.out);
-      const samplesRel = join(dirname(path), loaded.result.rawSamples.file);
+      const samplesRel = resolve(dirname(path), loaded.result.rawSamples.file);
       // the new result points at the same raw samples file
       const rel = (await import('node:path')).relative(dirname(out), samplesRel);
       await writeResult(out, { ...redone, rawSamples: { ...redone.rawSamples, file: rel } });

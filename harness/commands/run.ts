@@ -108,7 +108,7 @@ export const run: Command = {
           ...(plan.path ? { suite: { path: plan.path, sha256: plan.sha256!, entry: r.pointer } } : {}),
         }, progress, io.signal, io.env);
         outcomes.push(o);
-        if (o.result.status === 'failed' && exit === EXIT.OK) exit = EXIT.RUN_FAILED;
+        if ((o.result.status === 'failed' || o.rescued) && exit === EXIT.OK) exit = EXIT.RUN_FAILED;
       } catch (err) {
         // bad input found while starting this run (source unavailable, unwritable folder): stop, keep what is done
         if (err instanceof WattbenchError) { progress.end(); printSummary(outcomes, io.stdout); throw err; }

@@ -177,7 +177,7 @@ export const serve: Command = {
           recordHostname: Boolean(f['record-hostname']),
         }, progress, io.signal, io.env);
         outcomes.push(o);
-        if (o.result.status === 'failed' && exit === EXIT.OK) exit = EXIT.RUN_FAILED;
+        if ((o.result.status === 'failed' || o.rescued) && exit === EXIT.OK) exit = EXIT.RUN_FAILED;
       } catch (err) {
         if (err instanceof WattbenchError) { progress.end(); printSummary(outcomes, io.stdout); throw err; }
         throw err;
