@@ -3,6 +3,7 @@
 import type { Device, Semantics } from '../results/types.gen.js';
 import type { Sample } from '../results/samples.js';
 import type { RunClock } from '../lib/clock.js';
+import type { WattbenchError } from '../lib/errors.js';
 
 export type Scope = 'device' | 'host-cpu' | 'node' | 'estimated';
 
@@ -16,7 +17,7 @@ export interface DriverMeta {
   priority: number;
   defaultIntervalMs: number;
   minIntervalMs: number;
-  /** Variables that restrict which devices a workload sees, set to the selected devices' indices. */
+  /** Variables that restrict which devices a workload sees: the selected devices' indices, or what Driver.workloadVisibility decides. */
   visibilityEnv?: string[];
   /** Fixed variables set for the workload beside the visibility ones (e.g. CUDA_DEVICE_ORDER, so indices agree). */
   workloadEnv?: Record<string, string>;
@@ -76,6 +77,15 @@ export interface StartOptions {
   probe: Extract<ProbeResult, { state: 'ok' }>;
 }
 
+/** What the workload is given to see the selected devices (Driver.workloadVisibility). */
+export interface WorkloadVisibility {
+  /** Values of the driver's meta.visibilityEnv variables (e.g. CUDA_VISIBLE_DEVICES=MIG-<uuid>). */
+  env: Record<string, string>;
+  /** The selected devices as the result records them, where the choice narrows a device (its `partition` naming
+   *  the MIG slice the workload ran on); absent: unchanged. */
+  devices?: Device[];
+}
+
 export interface Sampler {
   /** argv of the vendor tool, for the result. */
   readonly command?: string[];
@@ -86,6 +96,14 @@ export interface Driver {
   readonly meta: DriverMeta;
   probe(ctx: ProbeContext): Promise<ProbeResult>;
   start(opts: StartOptions): Promise<Sampler>;
+  /**
+   * Optional: decide the visibility variables for the selected devices where a device's index is not what the
+   * vendor runtime takes (an NVIDIA GPU in MIG mode: CUDA runs on one slice, named by its MIG UUID). Called once per
+   * run, after device selection and before any sampling or workload starts, with the source's options
+   * (--source-opt). A WattbenchError (bad input, exit 2) says the selection cannot be run that way and how to fix it;
+   * the harness throws it. Without this hook every variable is set to the selected devices' indices.
+   */
+  workloadVisibility?(devices: Device[], probe: Extract<ProbeResult, { state: 'ok' }>, options: Record<string, string>): WorkloadVisibility | WattbenchError;
 }
 
 /** Shared missing-value test: none of these spellings is zero (FORMATS.md). */

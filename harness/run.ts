@@ -60,10 +60,22 @@ export function makeRunId(label: string, at = new Date()): string {
   return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
-function visibilityEnv(choice: SourceChoice, devices: Device[]): Record<string, string> {
-  const vars = choice.chosen.driver.meta.visibilityEnv ?? [];
+/**
+ * The variables that show the workload its devices, and the devices as the result records them: the driver's own
+ * choice where it has one (Driver.workloadVisibility: a MIG slice's UUID), else the selected devices' indices.
+ * A selection the driver says cannot run (two MIG GPUs, an unknown slice) throws its bad-input error here.
+ */
+function visibilityEnv(choice: SourceChoice, devices: Device[], options: Record<string, string>): { env: Record<string, string>; devices: Device[] } {
+  const { driver, probe } = choice.chosen;
+  const fixed = driver.meta.workloadEnv ?? {};
+  if (driver.workloadVisibility) {
+    const v = driver.workloadVisibility(devices, probe, options);
+    if (v instanceof WattbenchError) throw v;
+    return { env: { ...fixed, ...v.env }, devices: v.devices ?? devices };
+  }
+  const vars = driver.meta.visibilityEnv ?? [];
   const value = devices.map((d) => String(d.index ?? 0)).join(',');
-  return { ...(choice.chosen.driver.meta.workloadEnv ?? {}), ...Object.fromEntries(vars.map((v) => [v, value])) };
+  return { env: { ...fixed, ...Object.fromEntries(vars.map((v) => [v, value])) }, devices };
 }
 
 export async function executeRun(req: RunRequest, progress: Progress, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<RunOutcome> {
@@ -96,8 +108,11 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     if (missing.length) throw badInput('NO_SUCH_DEVICE', `${driver.meta.id} has no device ${missing.join(', ')} (it has ${devices.map((d) => d.index).join(', ')})`, 'pick indices that `wattbench devices` lists');
     devices = devices.filter((d) => req.deviceIndices!.includes(d.index ?? -1));
   }
+  // decided before sampling starts, so a selection the workload cannot run on stops the run before anything is measured
+  const visible = visibilityEnv(choice, devices, req.sourceOptions[driver.meta.id] ?? {});
+  devices = visible.devices;
   const intervalMs = Math.max(req.intervalMs ?? driver.meta.defaultIntervalMs, driver.meta.minIntervalMs);
-  progress.info(`  source: ${driver.meta.id} (${driver.meta.scope}, ${probe.semantics.kind}) on ${devices.map((d) => d.name).join(', ')}`);
+  progress.info(`  source: ${driver.meta.id} (${driver.meta.scope}, ${probe.semantics.kind}) on ${devices.map((d) => (d.partition?.startsWith('MIG slice') ? `${d.name} [${d.partition}]` : d.name)).join(', ')}`);
 
   const log = new SampleLog(samplesPath);
   for (const p of phaseLog) log.write({ type: 'phase', ...p });
@@ -138,7 +153,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
       idleWindow = { startS: t0, endS: clock.nowS() };
     }
 
-    const wlEnv = { ...env, ...visibilityEnv(choice, devices) };
+    const wlEnv = { ...env, ...visible.env };
     const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
     for (let i = 0; i < maxReps && !signal.aborted; i++) {
       const raw = await runRepetition(i, req, clock, signal, wlEnv, devices, progress, phase, () => sum(lastPower), (rec) => log.write(rec));

@@ -1,15 +1,19 @@
 // nvidia-smi parsers against every nvidia-smi capture in ../shared/fixtures/nvidia (skipped with a note on a fresh
-// clone) and against the small fixtures of our own in tests/fixtures/nvidia.
+// clone) and against the small fixtures of our own in tests/fixtures/nvidia; the MIG slice choice for the workload's
+// CUDA_VISIBLE_DEVICES on the MIG captures, on our own `-L` text, and through `wattbench run` with a fake nvidia-smi.
 import { describe, it, expect } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   parseQueryCsv, rowObject, nvNumber, parseLoopRow, parseQueryText, parseQueryXml, parseGpuList, parseHexMask, decodeThrottleReasons,
   choosePowerField, semanticsFor, powerDrawIsAveraged, weakestSemantics, canonicalField, FIELD_ALIASES, parseNvTimestamp, StampMapper,
-  invalidField, isCompleteMissing, looksLikeHeader, type PowerField,
+  invalidField, isCompleteMissing, looksLikeHeader, migSlices, nvidiaVisibility, parseMigChoice, nvidiaSmi,
+  type PowerField, type NvDevicePlan, type NvPrivate,
 } from '../../drivers/nvidia-smi.js';
-import { isMissing } from '../../drivers/driver.js';
-import { FIXTURES, HAVE_FIXTURES, ROOT } from '../helpers/cli.js';
+import { isMissing, type ProbeResult, type WorkloadVisibility } from '../../drivers/driver.js';
+import type { Device } from '../../results/types.gen.js';
+import { WattbenchError, EXIT } from '../../lib/errors.js';
+import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, writeScript, readJson } from '../helpers/cli.js';
 
 const NV = join(FIXTURES, 'nvidia');
 const OWN = join(ROOT, 'tests', 'fixtures', 'nvidia');
@@ -389,4 +393,236 @@ describe('nvidia-smi parsers on our own fixtures (fresh clone)', () => {
     expect(m.map(t + 200, 10.900)).toBeCloseTo(10.210, 9); // a burst after buffering keeps the tool's spacing
     expect(m.map(undefined, 11)).toBe(11);
   });
+});
+
+// ───────────────────────────── MIG: which slice the workload is given ─────────────────────────────
+
+/** A device and its sampling plan as the probe builds them, from one --query-gpu row and the `-L` listing. */
+function migFixture(row: Record<string, string>, listed: ReturnType<typeof parseGpuList>, index = Number(row.index)): { device: Device; plan: NvDevicePlan } {
+  const mig = migSlices(row, listed.find((l) => l.index === Number(row.index)));
+  const device: Device = { id: `nvidia-smi:${index}`, index, vendor: 'NVIDIA', name: row.name ?? 'GPU', ...(row.uuid ? { uuid: row.uuid } : {}) };
+  return { device, plan: { index, field: 'power.draw.instant', ...(mig ? { mig } : {}) } };
+}
+
+function visible(r: WorkloadVisibility | WattbenchError): WorkloadVisibility {
+  if (r instanceof WattbenchError) throw new Error(`unexpected ${r.describe()}`);
+  return r;
+}
+
+function expectBadInput(r: WorkloadVisibility | WattbenchError, code: string, message: RegExp, remedy: RegExp): void {
+  expect(r).toBeInstanceOf(WattbenchError);
+  const e = r as WattbenchError;
+  expect(e.code).toBe(code);
+  expect(e.exit).toBe(EXIT.BAD_INPUT);
+  expect(e.message).toMatch(message);
+  expect(e.remedy).toMatch(remedy);
+}
+
+describe.skipIf(!HAVE_FIXTURES)('MIG: the slice the workload runs on (shared H100/H200 MIG captures)', () => {
+  const capture = (key: string) => {
+    const dir = join(NV, `sections__linux-x86_64__nvidia-${key}__590.48.01`);
+    const csv = parseQueryCsv(read(join(dir, 'idle__query-gpu.txt')));
+    const text = read(join(dir, 'capabilities__list.txt'));
+    // the slices read straight off the text, not through the parser under test
+    const slices = [...text.matchAll(/^\s+MIG\s+(\S+)\s+Device\s+(\d+): \(UUID: (MIG-[^)]+)\)/gm)].map((m) => ({ profile: m[1]!, device: Number(m[2]), uuid: m[3]! }));
+    return { row: rowObject(csv, csv.rows[0]!), listed: parseGpuList(text), slices };
+  };
+
+  for (const [key, count] of [['h100-mig', 4], ['h200-mig', 5]] as const) {
+    it(`${key}: the first slice's MIG UUID by default; every slice by GPU:DEVICE and by UUID; a slice that is not there is exit 2`, () => {
+      const { row, listed, slices } = capture(key);
+      expect(row['mig.mode.current']).toBe('Enabled');
+      expect(slices).toHaveLength(count);
+      const { device, plan } = migFixture(row, listed);
+      expect(plan.mig).toEqual(slices);
+      const v = visible(nvidiaVisibility([device], [plan]));
+      expect(v.env).toEqual({ CUDA_VISIBLE_DEVICES: slices[0]!.uuid });
+      const partition = v.devices![0]!.partition!;
+      expect(partition).toBe(`MIG slice 0:0 ${slices[0]!.profile} ${slices[0]!.uuid} (of ${slices.map((s) => s.profile).join(', ')})`);
+      expect(partition.length).toBeLessThanOrEqual(128); // results/schema.json Device.partition
+      expect(v.devices![0]).toMatchObject({ id: device.id, uuid: row.uuid }); // still the physical GPU: its board sensor is read
+      expect(device.partition).toBeUndefined(); // the probe's device is not changed in place
+      for (const s of slices) {
+        expect(visible(nvidiaVisibility([device], [plan], `0:${s.device}`)).env.CUDA_VISIBLE_DEVICES).toBe(s.uuid);
+        const byUuid = visible(nvidiaVisibility([device], [plan], ` ${s.uuid} `));
+        expect(byUuid.env.CUDA_VISIBLE_DEVICES).toBe(s.uuid);
+        expect(byUuid.devices![0]!.partition).toMatch(new RegExp(`^MIG slice 0:${s.device} ${s.profile.replace(/\./g, '\\.')} ${s.uuid}`));
+      }
+      expectBadInput(nvidiaVisibility([device], [plan], `0:${count}`), 'MIG_NO_SUCH_SLICE', new RegExp(`no MIG slice 0:${count} .*0:0 ${slices[0]!.profile.replace(/\./g, '\\.')} ${slices[0]!.uuid}`), /mig=GPU:DEVICE or mig=MIG-UUID/);
+      expectBadInput(nvidiaVisibility([device], [plan], '1:0'), 'MIG_NO_SUCH_SLICE', /no MIG slice 1:0/, /nvidia-smi -L/);
+      expectBadInput(nvidiaVisibility([device], [plan], 'MIG-ffffffff-0000-0000-0000-000000000000'), 'MIG_NO_SUCH_SLICE', /no MIG slice MIG-ffffffff/, /mig=/);
+    });
+  }
+
+  it('the H100 and the H200 capture as GPUs 0 and 1: two GPUs in MIG mode are exit 2, with or without mig=; one of them alone is fine', () => {
+    const a = capture('h100-mig'), b = capture('h200-mig');
+    const g0 = migFixture(a.row, a.listed, 0), g1 = migFixture(b.row, b.listed, 1);
+    const both = [g0.device, g1.device], plans = [g0.plan, g1.plan];
+    expectBadInput(nvidiaVisibility(both, plans), 'MIG_SEVERAL_GPUS', /GPUs 0, 1 are in MIG mode.*only one MIG slice/, /--devices N/);
+    expectBadInput(nvidiaVisibility(both, plans, '1:3'), 'MIG_SEVERAL_GPUS', /GPUs 0, 1/, /--devices 1\b/);
+    expect(visible(nvidiaVisibility([g1.device], plans, '1:3')).env.CUDA_VISIBLE_DEVICES).toBe(b.slices[3]!.uuid);
+    // the anonymized captures share UUIDs: the first GPU that lists it owns it, and GPU 1 is not selected
+    expectBadInput(nvidiaVisibility([g1.device], plans, a.slices[0]!.uuid), 'MIG_NO_SUCH_SLICE', /is on GPU 0, which is not selected \(selected: 1\)/, /--devices 0/);
+  });
+
+  it('the H100 without MIG keeps today\'s CUDA_VISIBLE_DEVICES: its index, nothing narrowed', () => {
+    const { row, listed, slices } = capture('h100-80gb-hbm3');
+    expect(row['mig.mode.current']).toBe('Disabled');
+    expect(slices).toEqual([]);
+    const { device, plan } = migFixture(row, listed);
+    expect(plan.mig).toBeUndefined();
+    expect(nvidiaVisibility([device], [plan])).toEqual({ env: { CUDA_VISIBLE_DEVICES: '0' } });
+    expectBadInput(nvidiaVisibility([device], [plan], '0:0'), 'MIG_NO_SUCH_SLICE', /no GPU is in MIG mode/, /leave out --source-opt mig=/);
+  });
+
+  it('netdata A100 MIG XML (driver 510): MIG on; with no slice listed by -L the run is refused with how to make one', () => {
+    const [g] = parseQueryXml(read(join(NV, 'netdata-testdata__a100-sxm4-mig.xml')));
+    expect(g!.migMode).toBe('Enabled');
+    expect(g!.migDevices).toHaveLength(2); // the XML has GPU/compute instance ids but no MIG UUIDs: -L is where those come from
+    const { device, plan } = migFixture({ index: '0', name: g!.name!, uuid: g!.uuid!, 'mig.mode.current': g!.migMode! }, []);
+    expect(plan.mig).toEqual([]);
+    expectBadInput(nvidiaVisibility([device], [plan]), 'MIG_NO_SLICES', /GPU 0 is in MIG mode but `nvidia-smi -L` lists no MIG slice/, /nvidia-smi mig -i 0 -cgi PROFILE -C.*-mig 0/);
+  });
+
+  it('through the probe: a fake nvidia-smi answering with the H100 MIG capture\'s --query-gpu row and -L', async () => {
+    const { row, listed, slices } = capture('h100-mig');
+    chmodSync(join(ROOT, 'tests', 'fakes', 'nvidia', 'nvidia-smi'), 0o755); // a checkout may drop the bit
+    const env = { PATH: `${join(ROOT, 'tests', 'fakes', 'nvidia')}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', FAKE_NVSMI_GPUS: JSON.stringify([{ ...row, index: 0, mig: listed[0]!.mig }]) };
+    const probe = await nvidiaSmi.probe({ env, options: {} });
+    expect(probe.state).toBe('ok');
+    if (probe.state !== 'ok') return;
+    expect(probe.devices[0]!.partition).toBe(`MIG: ${slices.map((s) => s.profile).join(', ')}`);
+    expect((probe.private as NvPrivate).devices[0]!.mig).toEqual(slices);
+    const v = visible(nvidiaSmi.workloadVisibility!(probe.devices, probe, { mig: slices[2]!.uuid }));
+    expect(v.env).toEqual({ CUDA_VISIBLE_DEVICES: slices[2]!.uuid });
+    expect(v.devices![0]!.partition).toMatch(/^MIG slice 0:2 1g\.10gb MIG-00000002-/);
+  });
+});
+
+describe('MIG: the slice the workload runs on (our own `nvidia-smi -L` text)', () => {
+  // GPU 0 without MIG; GPU 1 in MIG mode (R470+ naming); GPU 2 in MIG mode as drivers < 470 name slices (its row
+  // lacks mig.mode.current: the listed slices say it); GPU 3 in MIG mode with no instance created; GPU 4 a slice
+  // printed without a UUID.
+  const LIST = [
+    'GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-4a3b2c1d-0000-1111-2222-333344445555)',
+    'GPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)',
+    '  MIG 3g.40gb     Device  0: (UUID: MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f)',
+    '  MIG 2g.20gb     Device  1: (UUID: MIG-0f8e2b4a-7d55-5a8e-b1a0-6d3c7e9f1a22)',
+    'GPU 2: A100-SXM4-40GB (UUID: GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b)',
+    '  MIG 1g.5gb Device 0: (UUID: MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/7/0)',
+    '  MIG 1g.5gb Device 1: (UUID: MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/8/0)',
+    'GPU 3: NVIDIA H100 80GB HBM3 (UUID: GPU-9a8b7c6d-1111-2222-3333-444455556666)',
+    'GPU 4: NVIDIA A30 (UUID: GPU-1b2c3d4e-5555-6666-7777-888899990000)',
+    '  MIG 4g.24gb     Device  0:',
+  ].join('\n');
+  const ROWS: Record<string, string>[] = [
+    { index: '0', name: 'NVIDIA GeForce RTX 4090', uuid: 'GPU-4a3b2c1d-0000-1111-2222-333344445555', 'mig.mode.current': '[N/A]' },
+    { index: '1', name: 'NVIDIA A100-SXM4-80GB', uuid: 'GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77', 'mig.mode.current': 'Enabled' },
+    { index: '2', name: 'A100-SXM4-40GB', uuid: 'GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b' },
+    { index: '3', name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-9a8b7c6d-1111-2222-3333-444455556666', 'mig.mode.current': 'Enabled' },
+    { index: '4', name: 'NVIDIA A30', uuid: 'GPU-1b2c3d4e-5555-6666-7777-888899990000', 'mig.mode.current': 'Enabled' },
+  ];
+  const listed = parseGpuList(LIST);
+  const fx = ROWS.map((r) => migFixture(r, listed));
+  const plans = fx.map((f) => f.plan);
+  const dev = (...ix: number[]) => ix.map((i) => fx[i]!.device);
+  const cvd = (r: WorkloadVisibility | WattbenchError) => visible(r).env.CUDA_VISIBLE_DEVICES;
+
+  it('which GPUs are in MIG mode, from mig.mode.current or slices under them in -L', () => {
+    expect(plans.map((p) => p.mig?.length)).toEqual([undefined, 2, 2, 0, 1]);
+  });
+
+  it('no GPU in MIG mode selected: the indices, as before, devices unchanged', () => {
+    expect(nvidiaVisibility(dev(0), plans)).toEqual({ env: { CUDA_VISIBLE_DEVICES: '0' } });
+  });
+
+  it('one GPU in MIG mode: its first slice, or the one mig= picks by GPU:DEVICE or UUID (any case); drivers < 470 names as listed', () => {
+    const v = visible(nvidiaVisibility(dev(1), plans));
+    expect(v.env.CUDA_VISIBLE_DEVICES).toBe('MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f');
+    expect(v.devices![0]!.partition).toBe('MIG slice 1:0 3g.40gb MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f (of 3g.40gb, 2g.20gb)');
+    expect(cvd(nvidiaVisibility(dev(1), plans, '1:1'))).toBe('MIG-0f8e2b4a-7d55-5a8e-b1a0-6d3c7e9f1a22');
+    expect(cvd(nvidiaVisibility(dev(1), plans, 'mig-0F8E2B4A-7D55-5A8E-B1A0-6D3C7E9F1A22'))).toBe('MIG-0f8e2b4a-7d55-5a8e-b1a0-6d3c7e9f1a22');
+    expect(cvd(nvidiaVisibility(dev(2), plans))).toBe('MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/7/0');
+    expect(cvd(nvidiaVisibility(dev(2), plans, '2:1'))).toBe('MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/8/0');
+    expect(cvd(nvidiaVisibility(dev(2), plans, 'MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/8/0'))).toBe('MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/8/0');
+  });
+
+  it('a GPU in MIG mode beside one without: refused (one CUDA process cannot use a slice with another device), exit 2', () => {
+    expectBadInput(nvidiaVisibility(dev(0, 1), plans, '1:1'), 'MIG_WITH_OTHER_GPUS', /GPU 1 is in MIG mode and GPUs 0 are selected with it/, /--devices 1/);
+    expect(cvd(nvidiaVisibility(dev(1), plans, '1:1'))).toBe('MIG-0f8e2b4a-7d55-5a8e-b1a0-6d3c7e9f1a22');
+  });
+
+  it('bad input, exit 2, each with its remedy: several MIG GPUs, a slice elsewhere or nowhere, no slice at all, no UUID, a malformed mig=', () => {
+    expectBadInput(nvidiaVisibility(dev(1, 2), plans), 'MIG_SEVERAL_GPUS', /GPUs 1, 2 are in MIG mode/, /select one of them with --devices N/);
+    expectBadInput(nvidiaVisibility(dev(0, 1, 2), plans, '2:0'), 'MIG_SEVERAL_GPUS', /GPUs 1, 2/, /--devices 2 /);
+    expectBadInput(nvidiaVisibility(dev(1), plans, '2:0'), 'MIG_NO_SUCH_SLICE', /MIG slice 2:0 is on GPU 2, which is not selected \(selected: 1\)/, /--devices 2/);
+    expectBadInput(nvidiaVisibility(dev(0), plans, 'MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f'), 'MIG_NO_SUCH_SLICE', /is on GPU 1, which is not selected/, /--devices 1/);
+    expectBadInput(nvidiaVisibility(dev(1), plans, '1:2'), 'MIG_NO_SUCH_SLICE', /no MIG slice 1:2 on this machine \(slices: 1:0 3g\.40gb MIG-c6d4f1ef.*; 1:1 2g\.20gb .*; 2:0 1g\.5gb MIG-GPU-63feeb45/, /nvidia-smi -L/);
+    expectBadInput(nvidiaVisibility(dev(0), plans, '0:0'), 'MIG_NO_SUCH_SLICE', /no MIG slice 0:0/, /mig=GPU:DEVICE/);
+    expectBadInput(nvidiaVisibility(dev(3), plans), 'MIG_NO_SLICES', /GPU 3 is in MIG mode but `nvidia-smi -L` lists no MIG slice/, /nvidia-smi mig -i 3 -cgi PROFILE -C/);
+    expectBadInput(nvidiaVisibility(dev(4), plans), 'MIG_NO_SLICES', /prints no UUID for MIG slice 4:0 4g\.24gb/, /--devices/);
+    for (const bad of ['GPU-5d5ba0d6', '1', '1:x', 'first', '1:0:0']) expectBadInput(nvidiaVisibility(dev(1), plans, bad), 'MIG_BAD_OPTION', new RegExp(`mig=${bad} names no MIG slice`), /MIG UUID.*GPU:DEVICE/);
+    expect(parseMigChoice(' 3:12 ')).toEqual({ gpu: 3, device: 12 });
+    expect(parseMigChoice('MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/7/0')).toEqual({ uuid: 'MIG-GPU-63feeb45-94c6-b9cb-78ea-98e9b7a5be6b/7/0' });
+    // an empty mig= is no choice: the default slice
+    expect(cvd(nvidiaVisibility(dev(1), plans, ''))).toBe('MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f');
+  });
+
+  it('the driver hook reads the plans the probe kept and the mig option; meta.options documents mig', () => {
+    const probe: Extract<ProbeResult, { state: 'ok' }> = { state: 'ok', devices: fx.map((f) => f.device), semantics: { kind: 'instantaneous' }, private: { exe: 'nvidia-smi', devices: plans, diagFields: [] } satisfies NvPrivate };
+    expect(cvd(nvidiaSmi.workloadVisibility!(dev(1), probe, { mig: '1:1' }))).toBe('MIG-0f8e2b4a-7d55-5a8e-b1a0-6d3c7e9f1a22');
+    expect(nvidiaSmi.workloadVisibility!(dev(0), probe, {})).toEqual({ env: { CUDA_VISIBLE_DEVICES: '0' } });
+    expect(nvidiaSmi.meta.visibilityEnv).toEqual(['CUDA_VISIBLE_DEVICES']);
+    expect(nvidiaSmi.meta.options!.mig).toMatch(/MIG-.*GPU:DEVICE/);
+  });
+});
+
+describe('MIG through `wattbench run --workload command` with a fake nvidia-smi (process level)', () => {
+  const FAKE = join(ROOT, 'tests', 'fakes', 'nvidia');
+  const slice = (profile: string, device: number, uuid: string) => ({ profile, device, uuid });
+  const GPUS = JSON.stringify([
+    { index: 0, name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-0a1b2c3d-0000-1111-2222-333344445555', 'pci.bus_id': '00000000:19:00.0', compute_cap: '9.0', 'mig.mode.current': 'Enabled', 'power.draw.instant': '447.35',
+      mig: [slice('3g.40gb', 0, 'MIG-1a2b3c4d-0000-5555-6666-777788889999'), slice('1g.10gb', 1, 'MIG-2b3c4d5e-1111-6666-7777-88889999aaaa')] },
+    { index: 1, name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-7e6d5c4b-0000-1111-2222-333344445555', 'pci.bus_id': '00000000:2A:00.0', compute_cap: '9.0', 'mig.mode.current': 'Enabled', 'power.draw.instant': '121.5',
+      mig: [slice('4g.40gb', 0, 'MIG-3c4d5e6f-2222-7777-8888-9999aaaabbbb'), slice('2g.20gb', 1, 'MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc')] },
+  ]);
+
+  it('the workload sees the chosen slice\'s MIG UUID and the result names it; a selection it cannot run on exits 2 before sampling or the workload', async () => {
+    chmodSync(join(FAKE, 'nvidia-smi'), 0o755);
+    const dir = await tempDir('wb-mig-');
+    const seen = join(dir, 'seen.json');
+    const wl = await writeScript(dir, 'show-env.mjs', `
+      import { writeFileSync } from 'node:fs';
+      writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ visible: process.env.CUDA_VISIBLE_DEVICES ?? null, order: process.env.CUDA_DEVICE_ORDER ?? null }));
+      const emit = (e) => console.log(JSON.stringify(e));
+      emit({ event: 'window_start' });
+      await new Promise((r) => setTimeout(r, 600));
+      emit({ event: 'tokens', tokens: 1000 });
+      emit({ event: 'window_end' });
+    `);
+    const env = { PATH: `${FAKE}:${process.env.PATH ?? ''}`, FAKE_NVSMI_GPUS: GPUS, FAKE_STATE_DIR: dir };
+    const run = (id: string, ...more: string[]) => runCli(['run', '--source', 'nvidia-smi', '--source-opt', 'stdbuf=false', '--idle', '0', '--cooldown', '0', '--repetitions', '1', '--quiet',
+      '--run-id', id, '--out', join(dir, id), '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`, ...more], { env });
+    const loops = () => read(join(dir, 'nvidia-smi.argv')).trim().split('\n').filter((l) => l.includes('"-lms"')).length;
+
+    const ok = await run('one', '--devices', '1', '--source-opt', 'mig=1:1');
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(read(seen))).toEqual({ visible: 'MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc', order: 'PCI_BUS_ID' });
+    const res = await readJson(join(dir, 'one', 'one.json'));
+    expect(res.devices.map((d: Device) => [d.id, d.partition])).toEqual([['nvidia-smi:1', 'MIG slice 1:1 2g.20gb MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc (of 4g.40gb, 2g.20gb)']]);
+    expect(res.sources[0].note).toMatch(/charged the whole board/);
+    expect(loops()).toBe(1);
+
+    for (const [id, more, re] of [
+      ['both', [], /MIG_SEVERAL_GPUS: GPUs 0, 1 are in MIG mode, and one CUDA process sees only one MIG slice — select one of them with --devices N/],
+      ['nowhere', ['--devices', '0', '--source-opt', 'mig=0:7'], /MIG_NO_SUCH_SLICE: no MIG slice 0:7 on this machine/],
+    ] as const) {
+      const bad = await run(id, ...more);
+      expect(bad.exitCode, bad.stderr).toBe(2);
+      expect(bad.stderr).toMatch(re);
+      expect(JSON.parse(read(seen)).visible).toBe('MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc'); // the workload did not run again
+      expect(existsSync(join(dir, id, `${id}.json`))).toBe(false);
+      expect(loops()).toBe(1); // no sampling loop was started either
+    }
+  }, 60_000);
 });
