@@ -3,7 +3,7 @@
 // it writes into the SVG (labels, aria-labels), so data-derived names stay data.
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { ReportModel, RunView } from './model.js';
+import type { ReportModel, RunView, ServingSweep } from './model.js';
 import { cellKey } from './model.js';
 
 export interface PowerTrace {
@@ -190,6 +190,57 @@ export function scatterData(model: ReportModel, columnKey: string): { points: un
   // the front is drawn only over runs on the reference basis: other bases are not the same quantity
   const front = paretoFront(points.filter((p) => p.ref)).map((p, i) => ({ powerW: p.powerW, tokensPerS: p.tokensPerS, order: i }));
   return { points, front };
+}
+
+/** The panels of the serving chart, left to right: efficiency first, then the latencies that load trades it for. */
+export const SERVING_PANELS = ['output tokens per joule', 'TTFT p50 (ms)', 'TPOT p50 (ms)'] as const;
+
+/** The load axis of each kind of sweep. */
+export const LOAD_AXIS: Record<ServingSweep['loadKind'], string> = {
+  closed: 'concurrency (requests in flight)',
+  open: 'arrival rate (requests per second)',
+};
+
+/**
+ * Serving sweeps of one load kind (closed: concurrency; open: arrival rate): one line per sweep (chip · model ·
+ * endpoint · prompt shape), one panel per figure, each with its own y scale. Whiskers on tokens per joule are the
+ * 95% CI. The load axis is logarithmic: sweeps usually double the load (1, 2, 4, … 64), and a linear axis would
+ * crowd the low levels, where the latency knee usually is, into one corner. Null without a sweep of that kind.
+ */
+export function servingSpec(sweeps: ServingSweep[], loadKind: ServingSweep['loadKind']): Spec | null {
+  const mine = sweeps.filter((s) => s.loadKind === loadKind);
+  if (!mine.length) return null;
+  const [tpj, ttft, tpot] = SERVING_PANELS;
+  const values: Array<Record<string, unknown>> = [];
+  for (const s of mine) {
+    for (const p of s.points) {
+      const t = p.outputTokensPerJ;
+      values.push({ panel: tpj, sweep: s.label, level: p.level, value: t.n > 0 ? t.mean : null, lo: t.ci95Low, hi: t.ci95High });
+      values.push({ panel: ttft, sweep: s.label, level: p.level, value: p.ttftP50Ms, lo: null, hi: null });
+      values.push({ panel: tpot, sweep: s.label, level: p.level, value: p.tpotP50Ms, lo: null, hi: null });
+    }
+  }
+  // ticks at the levels measured (a log axis would otherwise label 1.2, 1.6, 2.4 … between them)
+  const levels = [...new Set(mine.flatMap((s) => s.points.map((p) => p.level)))].sort((a, b) => a - b);
+  const x = { field: 'level', type: 'quantitative', title: LOAD_AXIS[loadKind], scale: { type: 'log', base: loadKind === 'closed' ? 2 : 10, nice: false }, axis: { values: levels, format: '~g', labelOverlap: true } };
+  return {
+    title: loadKind === 'closed' ? 'Serving: efficiency and latency against concurrency' : 'Serving: efficiency and latency against arrival rate',
+    data: { values },
+    facet: { column: { field: 'panel', type: 'nominal', sort: [...SERVING_PANELS], title: null, header: { labelFontSize: 12, labelFontWeight: 600, labelColor: '#1d2330' } } },
+    spec: {
+      width: 240, height: 190,
+      encoding: {
+        x,
+        color: { field: 'sweep', type: 'nominal', sort: mine.map((s) => s.label), scale: { range: PALETTE }, legend: { title: null, orient: 'bottom', direction: 'vertical', labelLimit: 0 } },
+      },
+      layer: [
+        { mark: { type: 'line', point: { filled: true, size: 55 }, strokeWidth: 2 }, encoding: { y: { field: 'value', type: 'quantitative', title: null, scale: { zero: true, nice: true } } } },
+        // rows without an interval (latency panels, single repetitions) have null ends and are dropped by vega-lite
+        { mark: { type: 'rule', strokeWidth: 1.4 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+      ],
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
 }
 
 /**

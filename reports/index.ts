@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, makeDir } from '../results/io.js';
 import type { WattbenchResult } from '../results/types.gen.js';
-import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, servingRowOf, servingRowsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
-import { basisShape, chipColors, efficiencySpec, powerData, powerSpec, renderSvg, scatterData, scatterSpec, type ChartCache } from './charts.js';
+import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, servingRowOf, servingRowsOf, servingSweepsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
+import { basisShape, chipColors, efficiencySpec, LOAD_AXIS, powerData, powerSpec, renderSvg, scatterData, scatterSpec, servingSpec, type ChartCache } from './charts.js';
 import { readPowerTrace, samplesPathOf, type TraceOutcome } from './trace.js';
-import { GRADE_TEXT, runMethod, sourceGroups, sourcesNotUsed } from './methodology.js';
+import { clusterAlignmentMs, clusterSentence, fmtOffset, GRADE_TEXT, nodeNameOf, runMethod, sourceGroups, sourcesNotUsed } from './methodology.js';
 import { csvCell, DASH, fmtMiB, fmtMs, fmtNum, fmtRatio, fmtS, fmtStat, fmtW, mdEscape, mdFence } from './format.js';
 
 export { csvCell } from './format.js';
@@ -49,7 +49,10 @@ export const CSV_COLUMNS: string[] = [
   ...STAT_FIELDS.flatMap((f) => STAT_PARTS.map((p) => `${f}_${p}`)),
   'peakPowerW', 'idlePowerW', 'idleDurationS', 'baselineRatio',
   // serve runs only (empty otherwise): see servingRowOf in model.ts
-  'serveLoad', 'serveConcurrency', 'serveRateRps', 'requestsOk', 'requestsFailed', 'ttftP50Ms', 'ttftP99Ms', 'tpotP50Ms', 'tpotP99Ms', 'goodputPct', 'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
+  'serveLoad', 'serveConcurrency', 'serveRateRps', 'requestsOk', 'requestsFailed', 'ttftP50Ms', 'ttftP99Ms', 'tpotP50Ms', 'tpotP99Ms', 'itlP50Ms', 'itlP99Ms', 'e2eP50Ms', 'e2eP99Ms', 'goodputPct',
+  // multi-node runs only (empty otherwise): result.cluster
+  'clusterNodes', 'clusterSkewMs', 'clusterAlignmentMs',
+  'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
   'warnings', 'errors', 'toolVersion', 'gitCommit', 'upgradedFromSchema',
 ];
 
@@ -75,9 +78,11 @@ export function csvRows(model: ReportModel): Array<Record<string, unknown>> {
     if (sv) {
       Object.assign(row, {
         serveLoad: sv.load?.kind, serveConcurrency: sv.load?.concurrency, serveRateRps: sv.load?.rateRps, requestsOk: sv.requestsOk, requestsFailed: sv.requestsFailed,
-        ttftP50Ms: sv.ttftP50Ms, ttftP99Ms: sv.ttftP99Ms, tpotP50Ms: sv.tpotP50Ms, tpotP99Ms: sv.tpotP99Ms, goodputPct: sv.goodputPct,
+        ttftP50Ms: sv.ttftP50Ms, ttftP99Ms: sv.ttftP99Ms, tpotP50Ms: sv.tpotP50Ms, tpotP99Ms: sv.tpotP99Ms,
+        itlP50Ms: sv.itlP50Ms, itlP99Ms: sv.itlP99Ms, e2eP50Ms: sv.e2eP50Ms, e2eP99Ms: sv.e2eP99Ms, goodputPct: sv.goodputPct,
       });
     }
+    if (r.cluster) Object.assign(row, { clusterNodes: r.cluster.nodeCount, clusterSkewMs: r.cluster.skewMs, clusterAlignmentMs: clusterAlignmentMs(r.cluster) });
     // per-run ratio and cost use this run's own figures against the baseline row's cell in the same column
     const baseCell = model.baselineRowKey ? model.cells.get(cellKey(model.baselineRowKey, v.columnKey))?.figures?.tokensPerJ : undefined;
     row.baselineRatio = s && baseCell && baseCell.n > 0 && baseCell.mean > 0 ? s.tokensPerJ.mean / baseCell.mean : undefined;
@@ -111,6 +116,8 @@ const SHAPE_SYMBOL: Record<string, string> = { circle: '●', 'triangle-up': '�
 export interface ChartsRendered {
   efficiency: string | null;
   scatter: Array<{ column: string; svg: string }>;
+  /** One chart per load kind that has a sweep (serve runs at two or more load levels); empty without one. */
+  serving: Array<{ loadKind: 'closed' | 'open'; axis: string; sweeps: string[]; svg: string }>;
   /** Per run index: drawn, missing (no usable samples file: note says why) or omitted (over --max-power-charts). */
   power: Map<number, { state: 'drawn'; svg: string; note: string } | { state: 'missing' | 'omitted'; svg: null; note: string }>;
 }
@@ -156,6 +163,41 @@ function runDetail(v: RunView, row: ReportModel['rows'][number], power: ChartsRe
     })),
     errors: r.errors.map((e) => ({ code: e.code, message: e.message, repetition: e.repetition, stderrTail: e.stderrTail ? new Verbatim(e.stderrTail) : undefined, stderrFence: e.stderrTail ? new Verbatim(mdFence(e.stderrTail)) : undefined })),
     powerNote: p ? p.note : '',
+    cluster: r.cluster ? clusterDetail(r) : null,
+  };
+}
+
+/** Devices as a person would list them: "H100 ×8"; their ids where the result names none. */
+function deviceSummary(r: WattbenchResult, ids: string[]): string {
+  const byName = new Map<string, number>();
+  for (const id of ids) {
+    const name = r.devices.find((d) => d.id === id)?.name ?? id;
+    byName.set(name, (byName.get(name) ?? 0) + 1);
+  }
+  return [...byName.entries()].map(([n, k]) => (k > 1 ? `${n} ×${k}` : n)).join(', ') || DASH;
+}
+
+/** A merged run's cluster: the job, how its clocks were aligned, and one row per node. */
+function clusterDetail(r: WattbenchResult) {
+  const c = r.cluster!;
+  const align = clusterAlignmentMs(c);
+  const energyOf = (n: (typeof c.nodes)[number]) => n.repetitionEnergyJ.reduce((a, b) => a + b, 0);
+  const totalJ = c.nodes.reduce((a, n) => a + energyOf(n), 0);
+  return {
+    kv: kv([['scheduler', c.scheduler], ['job id', c.jobId], ['job name', c.jobName], ['nodes', c.nodeCount],
+      ['reference clock', nodeNameOf(c, c.referenceNode)], ['rank 0 (window events) on', nodeNameOf(c, c.eventsNode)],
+      ['largest clock offset', fmtMs(c.skewMs)], ['skew limit', fmtMs(c.maxSkewMs)],
+      ['clock alignment', align !== null ? `within ${fmtMs(align)}` : 'not known: a node\'s offset was not measured']]),
+    nodes: c.nodes.map((n) => {
+      const j = energyOf(n);
+      const roles = [n.index === c.referenceNode ? 'reference clock' : '', n.index === c.eventsNode ? 'rank 0' : ''].filter(Boolean).join(', ');
+      return {
+        index: String(n.index), name: n.name, roles: roles || DASH, source: `${n.sourceId} (${n.scope})`, devices: deviceSummary(r, n.deviceIds),
+        samples: n.sampleCount.toLocaleString('en-US'), energy: `${fmtNum(j)} J`, share: totalJ > 0 ? `${fmtNum((100 * j) / totalJ)}%` : DASH,
+        offsetStart: fmtOffset(n.clock.offsetStartMs, n.clock.rttStartMs), offsetEnd: fmtOffset(n.clock.offsetEndMs, n.clock.rttEndMs),
+        ntp: n.ntpOffsetMs !== undefined ? fmtMs(n.ntpOffsetMs) : DASH, cpu: n.cpuModel ?? DASH,
+      };
+    }),
   };
 }
 
@@ -172,6 +214,7 @@ function servingView(sr: ServingRow, v: RunView, mark: string) {
     anchor: v.anchor, runId: v.result.runId, chip: v.chipLabel, mark, model: sr.model, load: loadLabel(sr.load),
     ok: String(sr.requestsOk), failed: String(sr.requestsFailed), hasFailed: sr.requestsFailed > 0,
     ttftP50: fmtNum(sr.ttftP50Ms), ttftP99: fmtNum(sr.ttftP99Ms), tpotP50: fmtNum(sr.tpotP50Ms), tpotP99: fmtNum(sr.tpotP99Ms),
+    itlP50: fmtNum(sr.itlP50Ms), itlP99: fmtNum(sr.itlP99Ms), e2eP50: fmtNum(sr.e2eP50Ms), e2eP99: fmtNum(sr.e2eP99Ms),
     tps: fmtStat(sr.outputTokensPerS), goodput: sr.goodputPct !== null ? `${fmtNum(sr.goodputPct)}%` : DASH, tpj: fmtStat(sr.outputTokensPerJ),
   };
 }
@@ -240,9 +283,9 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
     columns: model.columns.map((c) => ({ label: c.label, modelSize: c.modelSize, kind: c.kind })),
     matrixRows, cellTable,
     // absent (null) without a serve run, so neither template shows the section
-    serving: servingRows.length ? { rows: servingRows.map((sr) => servingView(sr, model.runs[sr.runIndex]!, rowsByKey.get(model.runs[sr.runIndex]!.rowKey)!.mark)) } : null,
+    serving: servingRows.length ? { rows: servingRows.map((sr) => servingView(sr, model.runs[sr.runIndex]!, rowsByKey.get(model.runs[sr.runIndex]!.rowKey)!.mark)), charted: charts.serving.length > 0 } : null,
     charts: {
-      efficiency: charts.efficiency, scatter: charts.scatter,
+      efficiency: charts.efficiency, scatter: charts.scatter, serving: charts.serving,
       chipLegend: chipColors(model).map((c) => ({ label: c.label, style: `background:${c.color}` })),
       basisLegend: [
         ...(model.referenceBasis ? [{ symbol: SHAPE_SYMBOL.circle, text: `${basisLabel(model.referenceBasis)} (the baseline's basis)` }] : []),
@@ -257,6 +300,7 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
       runs: runMethods, warnedRuns,
       idleRuns: model.runs.filter((v) => v.result.idle).length,
       allIdle: model.runs.every((v) => v.result.idle),
+      clusters: model.runs.flatMap((v) => (v.result.cluster ? [{ anchor: v.anchor, runId: v.result.runId, sentence: clusterSentence(v.result.cluster) }] : [])),
     },
     cost,
     runs: model.runs.map((v) => runDetail(v, rowsByKey.get(v.rowKey)!, charts.power)),
@@ -348,7 +392,13 @@ export async function renderCharts(model: ReportModel, traces: Map<number, Trace
       ? { state: 'drawn', svg: await renderSvg(powerSpec(multi), data, cache, `power-${multi}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings` }
       : { state: 'missing', svg: null, note: 'no power readings to draw' });
   }
-  return { efficiency, scatter, power };
+  const sweeps = servingSweepsOf(model);
+  const serving: ChartsRendered['serving'] = [];
+  for (const loadKind of ['closed', 'open'] as const) {
+    const spec = servingSpec(sweeps, loadKind);
+    if (spec) serving.push({ loadKind, axis: LOAD_AXIS[loadKind], sweeps: sweeps.filter((s) => s.loadKind === loadKind).map((s) => s.label), svg: await renderSvg(spec) });
+  }
+  return { efficiency, scatter, power, serving };
 }
 
 export async function readTraces(model: ReportModel, runIndexes: number[]): Promise<Map<number, TraceOutcome>> {

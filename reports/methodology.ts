@@ -139,3 +139,51 @@ export function runMethod(v: RunView, mark: string): RunMethod {
     warnings: runWarnings(r),
   };
 }
+
+type Cluster = NonNullable<WattbenchResult['cluster']>;
+
+/** Signed clock offset with its uncertainty (± half the probe's round trip), or why there is none. */
+export function fmtOffset(offsetMs: number | null, rttMs: number | null): string {
+  if (offsetMs === null) return 'not measured';
+  // the reference node's own offset is exact (0, no probe): no ± to show
+  return `${offsetMs > 0 ? '+' : ''}${fmtMs(offsetMs)}${rttMs ? ` ± ${fmtNum(rttMs / 2, 2)}` : ''}`;
+}
+
+/**
+ * How well a merged run's clocks agree once each node's measured offset is taken out: every offset is known to ±
+ * half the round trip of the probe that measured it, so the worst of those is how closely the nodes' samples and
+ * rank 0's window line up. The reference node is the time line itself (offset 0 by definition). Null where some
+ * other node's offset was not measured at all (assumed in sync, --allow-unmeasured-clock): then nothing bounds it.
+ */
+export function clusterAlignmentMs(c: Cluster): number | null {
+  let worst = 0;
+  for (const n of c.nodes) {
+    if (n.index === c.referenceNode) continue;
+    const { offsetStartMs, offsetEndMs, rttStartMs, rttEndMs } = n.clock;
+    if (offsetStartMs === null && offsetEndMs === null) return null;
+    if (offsetStartMs !== null && rttStartMs !== null) worst = Math.max(worst, rttStartMs / 2);
+    if (offsetEndMs !== null && rttEndMs !== null) worst = Math.max(worst, rttEndMs / 2);
+  }
+  return worst;
+}
+
+export const nodeNameOf = (c: Cluster, index: number | undefined) => {
+  if (index === undefined) return undefined;
+  const n = c.nodes.find((x) => x.index === index);
+  return n ? `${n.name} (node ${index})` : `node ${index}`;
+};
+
+/** The methodology's line for a multi-node run: "N nodes, clocks aligned to within X ms", and what X rests on. */
+export function clusterSentence(c: Cluster): string {
+  const align = clusterAlignmentMs(c);
+  const job = [[c.scheduler !== 'none' ? c.scheduler : '', c.jobId ? `job ${c.jobId}` : ''].filter(Boolean).join(' '), c.jobName ?? ''].filter(Boolean).join(', ');
+  const head = `${c.nodeCount} ${c.nodeCount === 1 ? 'node' : 'nodes'}${job ? ` (${job})` : ''}, ${align !== null ? `clocks aligned to within ${fmtMs(align)}` : 'clock alignment not known (a node\'s offset was not measured)'}`;
+  const unmeasured = c.nodes.filter((n) => n.index !== c.referenceNode && n.clock.offsetStartMs === null && n.clock.offsetEndMs === null).map((n) => n.name);
+  const parts = [
+    `every node's samples and rank 0's events were put on the clock of ${nodeNameOf(c, c.referenceNode)}`,
+    `largest offset measured and corrected ${fmtMs(c.skewMs)} (the merge refuses more than ${fmtMs(c.maxSkewMs)})`,
+    ...(align !== null && c.nodes.length > 1 ? ['each offset is known to ± half the round trip of the probe that measured it'] : []),
+    ...(unmeasured.length ? [`offset not measured, assumed in sync: ${unmeasured.join(', ')}`] : []),
+  ];
+  return `${head}: ${parts.join('; ')}.`;
+}

@@ -331,8 +331,15 @@ export interface ServingRow {
   model: string;
   requestsOk: number;
   requestsFailed: number;
+  /** 'completions' or 'chat' (the OpenAI endpoint the load went to); null without serving repetitions. */
+  endpoint: string | null;
+  /** Prompt shape asked of every request (tokens in, tokens out); null where not fixed. */
+  inputTokensTarget: number | null; outputTokensTarget: number | null;
   ttftP50Ms: number | null; ttftP99Ms: number | null;
   tpotP50Ms: number | null; tpotP99Ms: number | null;
+  /** Inter-token (chunk) latency and end-to-end latency. */
+  itlP50Ms: number | null; itlP99Ms: number | null;
+  e2eP50Ms: number | null; e2eP99Ms: number | null;
   goodputPct: number | null;
   /** Window output tokens per second and per joule: the run's headline figures (serve counts output tokens). */
   outputTokensPerS: Stats | null;
@@ -358,16 +365,97 @@ export function servingRowOf(v: RunView): ServingRow | null {
     runIndex: v.index,
     load: first ? { kind: first.kind, concurrency: first.concurrency, rateRps: first.rateRps, maxConcurrency: first.maxConcurrency } : null,
     model: typeof cfgModel === 'string' && cfgModel ? cfgModel : r.workload.name,
+    endpoint: reps[0]?.endpoint ?? null,
+    inputTokensTarget: reps[0]?.prompt.inputTokensTarget ?? null, outputTokensTarget: reps[0]?.prompt.outputTokensTarget ?? null,
     requestsOk: reps.reduce((a, x) => a + x.requests.ok, 0),
     requestsFailed: reps.reduce((a, x) => a + x.requests.failed, 0),
     ttftP50Ms: metric('ttft_p50_ms', (x) => x.latency.ttftMs.p50), ttftP99Ms: metric('ttft_p99_ms', (x) => x.latency.ttftMs.p99),
     tpotP50Ms: metric('tpot_p50_ms', (x) => x.latency.tpotMs.p50), tpotP99Ms: metric('tpot_p99_ms', (x) => x.latency.tpotMs.p99),
+    itlP50Ms: metric('itl_p50_ms', (x) => x.latency.itlMs.p50), itlP99Ms: metric('itl_p99_ms', (x) => x.latency.itlMs.p99),
+    e2eP50Ms: metric('e2e_p50_ms', (x) => x.latency.e2eMs.p50), e2eP99Ms: metric('e2e_p99_ms', (x) => x.latency.e2eMs.p99),
     goodputPct: metric('goodput_pct', (x) => x.goodput.sharePct),
     outputTokensPerS: s && s.tokensPerS.n > 0 ? s.tokensPerS : null,
     outputTokensPerJ: s && s.tokensPerJ.n > 0 ? s.tokensPerJ : null,
   };
 }
 
+/** The load level a sweep is drawn against: concurrency (closed loop) or arrival rate in req/s (open loop). */
+export function loadLevelOf(load: ServingRow['load']): number | null {
+  if (!load) return null;
+  const x = load.kind === 'closed' ? load.concurrency : load.rateRps;
+  return typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : null;
+}
+
+/**
+ * Runs that belong on one load curve: the same chip on the same measurement basis (the summary matrix's row), the
+ * same model, endpoint and prompt shape, and the same kind of load (concurrency and arrival rate are different
+ * axes). Only the load level may differ between them.
+ */
+export function servingGroupKey(sr: ServingRow, v: RunView): string {
+  return JSON.stringify([v.rowKey, sr.model, sr.endpoint, sr.inputTokensTarget, sr.outputTokensTarget, sr.load?.kind ?? null]);
+}
+
+/** Serve runs, one row each: grouped as load curves (in order of first appearance), by load level within a group. */
 export function servingRowsOf(runs: RunView[]): ServingRow[] {
-  return runs.flatMap((v) => { const row = servingRowOf(v); return row ? [row] : []; });
+  const rows = runs.flatMap((v) => { const row = servingRowOf(v); return row ? [row] : []; });
+  const groupOrder = new Map<string, number>();
+  const key = (sr: ServingRow) => servingGroupKey(sr, runs[sr.runIndex]!);
+  for (const sr of rows) if (!groupOrder.has(key(sr))) groupOrder.set(key(sr), groupOrder.size);
+  const level = (sr: ServingRow) => loadLevelOf(sr.load) ?? Infinity;
+  return rows.sort((a, b) => groupOrder.get(key(a))! - groupOrder.get(key(b))! || level(a) - level(b) || a.runIndex - b.runIndex);
+}
+
+export interface ServingSweepPoint {
+  /** Concurrency or req/s. */
+  level: number;
+  runIndexes: number[];
+  /** Output tokens per joule, pooled over the headline repetitions of the runs at this level. */
+  outputTokensPerJ: Stats;
+  /** Means over the runs at this level (each run's figure is already a mean over its repetitions). */
+  ttftP50Ms: number | null;
+  tpotP50Ms: number | null;
+}
+
+export interface ServingSweep {
+  key: string;
+  /** chip (with its basis mark) · model · endpoint · prompt shape: the curve's name in the legend. */
+  label: string;
+  loadKind: 'closed' | 'open';
+  points: ServingSweepPoint[];
+}
+
+/**
+ * Load sweeps: groups of serve runs (servingGroupKey) measured at two or more load levels. A level measured by
+ * several runs is one point, pooled like a matrix cell, so the curve stays a function of the load.
+ */
+export function servingSweepsOf(model: Pick<ReportModel, 'runs' | 'rows'>): ServingSweep[] {
+  const markOf = new Map(model.rows.map((r) => [r.key, r.mark]));
+  const groups = new Map<string, { sr: ServingRow; v: RunView; byLevel: Map<number, Array<{ sr: ServingRow; v: RunView }>> }>();
+  for (const sr of servingRowsOf(model.runs)) {
+    const v = model.runs[sr.runIndex]!;
+    const level = loadLevelOf(sr.load);
+    if (level === null || !sr.load) continue;
+    const k = servingGroupKey(sr, v);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { sr, v, byLevel: new Map() }));
+    (g.byLevel.get(level) ?? g.byLevel.set(level, []).get(level)!).push({ sr, v });
+  }
+  const meanOf = (xs: Array<number | null>) => { const ok = xs.filter((x): x is number => x !== null); return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : null; };
+  const out: ServingSweep[] = [];
+  for (const [key, g] of groups) {
+    if (g.byLevel.size < 2) continue;
+    const mark = markOf.get(g.v.rowKey) ?? '';
+    const shape = g.sr.inputTokensTarget !== null || g.sr.outputTokensTarget !== null ? ` · ${g.sr.inputTokensTarget ?? '?'}→${g.sr.outputTokensTarget ?? '?'} tokens` : '';
+    out.push({
+      key, loadKind: g.sr.load!.kind,
+      label: `${g.v.chipLabel}${mark ? ` ${mark}` : ''} · ${g.sr.model}${g.sr.endpoint ? ` · ${g.sr.endpoint}` : ''}${shape}`,
+      points: [...g.byLevel.entries()].sort((a, b) => a[0] - b[0]).map(([level, xs]) => ({
+        level, runIndexes: xs.map((x) => x.v.index),
+        // a single run keeps its own summary; several pool their headline repetitions (as cellFigures does)
+        outputTokensPerJ: xs.length === 1 && xs[0]!.sr.outputTokensPerJ ? xs[0]!.sr.outputTokensPerJ : statOf(xs.flatMap((x) => x.v.headlineReps.map((f) => f.tokensPerJ).filter((t): t is number => typeof t === 'number' && Number.isFinite(t)))),
+        ttftP50Ms: meanOf(xs.map((x) => x.sr.ttftP50Ms)), tpotP50Ms: meanOf(xs.map((x) => x.sr.tpotP50Ms)),
+      })),
+    });
+  }
+  return out;
 }

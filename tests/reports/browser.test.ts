@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { makeResults, XSS_CHIP, XSS_SIZE } from './make-results.js';
+import { makeResults, runServe, XSS_CHIP, XSS_SIZE } from './make-results.js';
+import { startFakeServer } from '../serve/fake-server.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -27,8 +28,12 @@ describe.skipIf(!HAVE_CHROMIUM)('report.html in headless Chromium', () => {
 
   beforeAll(async () => {
     const made = await makeResults();
+    // a serve sweep at two concurrencies, for the serving chart
+    const server = await startFakeServer({ ttftMs: 20, tpotMs: 4 });
+    const sweep = await tempDir('wb-report-browser-sweep-');
+    try { expect(await runServe({ url: server.url, model: 'sweep-model', out: sweep, concurrency: '1,2' })).toHaveLength(2); } finally { await server.close(); }
     const out = join(await tempDir('wb-report-browser-'), 'report');
-    const r = await runCli(['report', made.dir, '--out', out, '--title', 'Accelerator comparison', '--price-per-kwh', '0.15', '--carbon-g-per-kwh', '300']);
+    const r = await runCli(['report', made.dir, sweep, '--out', out, '--title', 'Accelerator comparison', '--price-per-kwh', '0.15', '--carbon-g-per-kwh', '300']);
     expect(r.exitCode, r.stderr).toBe(0);
     reportUrl = pathToFileURL(join(out, 'report.html')).href;
     browser = await chromium.launch({
@@ -69,8 +74,8 @@ describe.skipIf(!HAVE_CHROMIUM)('report.html in headless Chromium', () => {
     await expect.poll(() => page.locator('#matrix').isVisible()).toBe(true);
     const charts = page.locator('figure.chart');
     const n = await charts.count();
-    // efficiency + one scatter per column (3) + one power chart per run (6)
-    expect(n).toBe(1 + 3 + 6);
+    // efficiency + one scatter per column (3, and the serve column) + one power chart per run (6 + 2 serve) + the serving sweep
+    expect(n).toBe(1 + (3 + 1) + (6 + 2) + 1);
     for (let i = 0; i < n; i++) {
       const fig = charts.nth(i);
       await fig.scrollIntoViewIfNeeded();
@@ -82,7 +87,7 @@ describe.skipIf(!HAVE_CHROMIUM)('report.html in headless Chromium', () => {
       // something is drawn: marks, not only axes
       expect(await fig.locator('svg .role-mark path, svg .role-mark line').count(), `chart ${i} marks`).toBeGreaterThan(0);
     }
-    for (const kind of ['efficiency', 'scatter', 'power']) expect(await page.locator(`figure[data-chart="${kind}"]`).count()).toBeGreaterThan(0);
+    for (const kind of ['efficiency', 'scatter', 'power', 'serving']) expect(await page.locator(`figure[data-chart="${kind}"]`).count()).toBeGreaterThan(0);
   });
 
   it('run details open on click and hold the workload config', async () => {

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runCli } from '../helpers/cli.js';
+import { ROOT, runCli, resultFiles, writeConstantTrace } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
 
 export const XSS_CHIP = 'Chip B <script>window.__xss=1</script>';
@@ -146,4 +146,35 @@ export function makeResults(): Promise<MadeResults> {
       }
     }
   })());
+}
+
+export interface ServeRunOptions {
+  /** The OpenAI-compatible server (tests/serve/fake-server.ts). */
+  url: string;
+  model: string;
+  /** Folder for the results (and the power trace). */
+  out: string;
+  /** '--concurrency' value: one level, or a comma list for a sweep (one result per level). */
+  concurrency?: string;
+  /** '--rate' value (req/s), instead of concurrency. */
+  rate?: string;
+  requests?: number;
+  repetitions?: number;
+  /** Constant power the replay source reports, W. */
+  powerW?: number;
+  deviceName?: string;
+  extra?: string[];
+}
+
+/** Real serve results: `wattbench serve` against a server, power replayed from a constant trace. Result files, sorted. */
+export async function runServe(o: ServeRunOptions): Promise<string[]> {
+  await mkdir(o.out, { recursive: true });
+  const trace = await writeConstantTrace(o.out, o.powerW ?? 200, 60, 0.02);
+  const load = o.rate !== undefined ? ['--rate', o.rate] : ['--concurrency', o.concurrency ?? '2'];
+  // the trace sits in the results folder: keep it out of *.json, which `wattbench report` reads
+  const r = await runCli(['serve', '--url', o.url, '--model', o.model, ...load, '--requests', String(o.requests ?? 24), '--input-tokens', '8', '--output-tokens', '16',
+    '--source', 'replay', '--source-opt', `file=${trace}`, ...(o.deviceName ? ['--source-opt', `device-name=${o.deviceName}`] : []),
+    '--idle', '0.3', '--cooldown', '0', '--quiet', '--repetitions', String(o.repetitions ?? 2), '--out', o.out, ...(o.extra ?? [])], { timeoutMs: 180_000 });
+  if (r.exitCode !== 0) throw new Error(`wattbench serve failed (${r.exitCode}): ${r.stderr}\n${r.stdout}`);
+  return resultFiles(o.out);
 }
