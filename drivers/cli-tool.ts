@@ -40,13 +40,14 @@ export interface TableRow {
 const READINGS = ['powerW', 'temperatureC', 'smClockMHz', 'memClockMHz', 'utilizationPct', 'memoryUsedMiB'] as const;
 
 /**
- * Sample a tool that prints one status table per call (cnmon, efsmi, hy-smi, mx-smi, ixsmi): call it every
- * interval, and turn each selected device's row into a sample with whichever readings the row has.
+ * Sample a tool that prints one status table per call (cnmon, efsmi, hy-smi, mx-smi, ixsmi; with `args`, the
+ * report views of mthreads-gmi, xpu_smi and tt-smi): call it every interval, and turn each selected device's row
+ * into a sample with whichever readings the row has.
  */
-export function pollTable(opts: StartOptions, sourceId: string, file: string, rows: (stdout: string) => readonly TableRow[]): Sampler {
+export function pollTable(opts: StartOptions, sourceId: string, file: string, rows: (stdout: string) => readonly TableRow[], args: string[] = []): Sampler {
   const wanted = new Map(opts.devices.map((d) => [d.index ?? -1, d.id]));
   return supervisePoll({
-    file, args: [], env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
+    file, args, env: opts.env, clock: opts.clock, signal: opts.signal, sink: opts.sink,
     intervalMs: opts.intervalMs,
     // a full table on a many-card host can take a second or more; only a much longer silence is a hang
     timeoutMs: Math.max(10_000, 5 * opts.intervalMs),

@@ -19,6 +19,9 @@ import { hySmi } from './hy-smi.js';
 import { mxSmi } from './mx-smi.js';
 import { ixsmi } from './ixsmi.js';
 import { tegrastats } from './tegrastats.js';
+import { mthreadsGmi } from './mthreads-gmi.js';
+import { kunlunXpuSmi } from './kunlun-xpu-smi.js';
+import { ttSmi } from './tt-smi.js';
 
 export const DRIVERS = {
   replay,
@@ -40,6 +43,9 @@ export const DRIVERS = {
   'mx-smi': mxSmi,
   ixsmi,
   tegrastats,
+  'mthreads-gmi': mthreadsGmi,
+  'kunlun-xpu-smi': kunlunXpuSmi,
+  'tt-smi': ttSmi,
 } as const satisfies Record<string, Driver>;
 
 export type SourceId = keyof typeof DRIVERS;
