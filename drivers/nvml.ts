@@ -5,9 +5,14 @@
 // 25 ms of the update, and the integration (harness/analyse.ts methodFor) stamps each value there. The power
 // reading (nvmlDeviceGetPowerUsage, mW; a 1 s average on Ampere and newer except GA100) is read once per update
 // for peak power and display. Pre-Volta GPUs have no counter: their power readings are integrated instead.
+//
+// MIG: a GPU in MIG mode is not a CUDA device, its slices are. The probe lists each such GPU's slices through NVML
+// and the workload is pointed at one by its MIG UUID, with exactly the nvidia-smi driver's rules and error codes:
+// both decide through drivers/nvidia-mig.ts (shared, not a driver).
 import type { Device, Semantics } from '../results/types.gen.js';
 import type { Driver, ProbeResult, UnavailableCode } from './driver.js';
 import { sleepMs } from '../lib/clock.js';
+import { nvidiaVisibility, type NvMigPlan, type NvMigSlice } from './nvidia-mig.js';
 
 const DEFAULT_LIB = 'libnvidia-ml.so.1';
 /** How often the driver refreshes the counter and the power reading, ms (override: --source-opt update-ms=N). */
@@ -18,6 +23,8 @@ const NVML = {
   SUCCESS: 0, UNINITIALIZED: 1, INVALID_ARGUMENT: 2, NOT_SUPPORTED: 3, NO_PERMISSION: 4, NOT_FOUND: 6,
   DRIVER_NOT_LOADED: 9, LIBRARY_NOT_FOUND: 12, FUNCTION_NOT_FOUND: 13, GPU_IS_LOST: 15, LIB_RM_VERSION_MISMATCH: 18,
 } as const;
+/** nvml.h: NVML_DEVICE_MIG_DISABLE 0x0, NVML_DEVICE_MIG_ENABLE 0x1. */
+const MIG_ENABLE = 1;
 
 const RC_NAMES: Record<number, string> = {
   0: 'SUCCESS', 1: 'UNINITIALIZED', 2: 'INVALID_ARGUMENT', 3: 'NOT_SUPPORTED', 4: 'NO_PERMISSION', 5: 'ALREADY_INITIALIZED',
@@ -44,6 +51,17 @@ export interface NvmlApi {
   /** Optional symbols: absent in some builds, undefined then. */
   powerLimitMw?(h: Handle): { rc: number; value: number };
   driverVersion?(): { rc: number; value: string };
+  /** MIG calls (nvml.h, R450+; Ampere and newer answer them): all three, or none where the library predates MIG. */
+  mig?: {
+    /** nvmlDeviceGetMigMode(device, *currentMode, *pendingMode): NVML_DEVICE_MIG_ENABLE (1) or _DISABLE (0);
+     *  NVML_ERROR_NOT_SUPPORTED where the GPU has no MIG. */
+    mode(h: Handle): { rc: number; current: number; pending: number };
+    /** nvmlDeviceGetMaxMigDeviceCount(device, *count): "zero if MIG is not supported or enabled". */
+    maxDevices(h: Handle): { rc: number; count: number };
+    /** nvmlDeviceGetMigDeviceHandleByIndex(device, index, *migDevice): NVML_ERROR_NOT_FOUND "if no valid MIG device
+     *  was found at index" (an empty slot). The MIG handle answers nvmlDeviceGetName / nvmlDeviceGetUUID. */
+    deviceHandle(h: Handle, index: number): { rc: number; handle: Handle };
+  };
   errorString(rc: number): string;
 }
 
@@ -78,6 +96,11 @@ export async function bindNvml(path: string): Promise<NvmlApi> {
   const getLimit = optional('nvmlDeviceGetEnforcedPowerLimit', 'int', [device, koffi.out(koffi.pointer('uint'))]);
   const getVersion = optional('nvmlSystemGetDriverVersion', 'int', ['uint8_t *', 'uint']);
   const errString = optional('nvmlErrorString', 'str', ['int']);
+  // signatures and return codes from nvml.h (NVML 12.2.140 as NVIDIA/go-nvml vendors it, gen/nvml/nvml.h; the same in
+  // https://docs.nvidia.com/deploy/nvml-api/api/group__nvmlMultiInstanceGPU.html); a library without them has no MIG
+  const getMigMode = optional('nvmlDeviceGetMigMode', 'int', [device, koffi.out(koffi.pointer('uint')), koffi.out(koffi.pointer('uint'))]);
+  const getMaxMig = optional('nvmlDeviceGetMaxMigDeviceCount', 'int', [device, koffi.out(koffi.pointer('uint'))]);
+  const getMigHandle = optional('nvmlDeviceGetMigDeviceHandleByIndex', 'int', [device, 'uint', koffi.out(koffi.pointer(device))]);
   const text = (f: (...a: unknown[]) => number, ...pre: unknown[]) => {
     const buf = Buffer.alloc(96);
     const rc = f(...pre, buf, buf.length);
@@ -101,6 +124,13 @@ export async function bindNvml(path: string): Promise<NvmlApi> {
     powerMw: (h) => num(getPower, h),
     ...(getLimit ? { powerLimitMw: (h: Handle) => num(getLimit, h) } : {}),
     ...(getVersion ? { driverVersion: () => text(getVersion) } : {}),
+    ...(getMigMode && getMaxMig && getMigHandle ? {
+      mig: {
+        mode: (h: Handle) => { const cur: unknown[] = [0], pend: unknown[] = [0]; const rc = getMigMode(h, cur, pend); return { rc, current: Number(cur[0]), pending: Number(pend[0]) }; },
+        maxDevices: (h: Handle) => { const out: unknown[] = [0]; const rc = getMaxMig(h, out); return { rc, count: Number(out[0]) }; },
+        deviceHandle: (h: Handle, i: number) => { const out: unknown[] = [null]; const rc = getMigHandle(h, i, out); return { rc, handle: out[0] }; },
+      },
+    } : {}),
     errorString: (rc) => {
       try { const s = errString?.(rc); if (typeof s === 'string' && s) return `${s} (${RC_NAMES[rc] ?? rc})`; } catch { /* fall through */ }
       return `NVML_ERROR_${RC_NAMES[rc] ?? rc}`;
@@ -110,7 +140,40 @@ export async function bindNvml(path: string): Promise<NvmlApi> {
   return api;
 }
 
-interface NvPrivate { lib: string; counter: boolean[]; updateMs: number }
+/** The probe's per-GPU MIG facts in the nvidia-smi driver's shape, so its nvidiaVisibility decides for both. */
+export type NvmlGpuPlan = NvMigPlan;
+interface NvPrivate { lib: string; counter: boolean[]; updateMs: number; plans: NvmlGpuPlan[] }
+
+/** The profile in a MIG device's NVML name ("NVIDIA H100 80GB HBM3 MIG 1g.10gb" → 1g.10gb, also 1c.3g.71gb,
+ *  1g.10gb+me); "unknown" where the name carries none. */
+export function migProfileFromName(name: string): string {
+  return /\bMIG\s+(\S*\d+g\.\d+gb\S*)/i.exec(name)?.[1] ?? 'unknown';
+}
+
+/**
+ * A GPU's MIG slices as NVML lists them: undefined when the GPU is not in MIG mode (or the library or GPU has no
+ * MIG), else the slices, possibly none. MIG device indices are those nvmlDeviceGetMigDeviceHandleByIndex takes,
+ * the "Device N" of `nvidia-smi -L`; empty slots (NOT_FOUND) are skipped. `problems` gets what could not be read.
+ */
+export function nvmlMigSlices(api: NvmlApi, gpu: number, h: Handle, problems: string[]): NvMigSlice[] | undefined {
+  if (!api.mig) return undefined;
+  const mode = api.mig.mode(h);
+  if (mode.rc === NVML.NOT_SUPPORTED) return undefined;
+  if (mode.rc !== NVML.SUCCESS) { problems.push(`GPU ${gpu}: MIG mode unreadable (${api.errorString(mode.rc)}), taken as off`); return undefined; }
+  // the current mode is what CUDA sees now; a pending change applies only after a GPU reset
+  if (mode.current !== MIG_ENABLE) return undefined;
+  const max = api.mig.maxDevices(h);
+  if (max.rc !== NVML.SUCCESS) { problems.push(`GPU ${gpu}: nvmlDeviceGetMaxMigDeviceCount failed (${api.errorString(max.rc)})`); return []; }
+  const slices: NvMigSlice[] = [];
+  for (let i = 0; i < max.count; i++) {
+    const m = api.mig.deviceHandle(h, i);
+    if (m.rc === NVML.NOT_FOUND) continue;
+    if (m.rc !== NVML.SUCCESS) { problems.push(`GPU ${gpu}: MIG device ${i}: ${api.errorString(m.rc)}`); continue; }
+    const name = api.name(m.handle), uuid = api.uuid(m.handle);
+    slices.push({ profile: name.rc === NVML.SUCCESS ? migProfileFromName(name.value) : 'unknown', device: i, ...(uuid.rc === NVML.SUCCESS && uuid.value ? { uuid: uuid.value } : {}) });
+  }
+  return slices;
+}
 
 function unavailable(code: UnavailableCode, reason: string): ProbeResult {
   return { state: 'unavailable', code, reason };
@@ -140,6 +203,7 @@ export const nvml: Driver = {
     options: {
       lib: `path of libnvidia-ml (default ${DEFAULT_LIB}, found by the dynamic loader)`,
       'update-ms': `how often the GPU refreshes its counter and power reading, ms (default ${DEFAULT_UPDATE_MS})`,
+      mig: 'the MIG slice the workload runs on when the selected GPU is in MIG mode: its UUID (MIG-…, as `nvidia-smi -L` prints it) or GPU:DEVICE (0:1); default the GPU\'s first slice',
     },
   },
   async probe(ctx): Promise<ProbeResult> {
@@ -164,6 +228,8 @@ export const nvml: Driver = {
       const v = api.driverVersion?.();
       if (v && v.rc === NVML.SUCCESS && v.value) version = v.value;
       const problems: string[] = [];
+      const migProblems: string[] = [];
+      const plans: NvmlGpuPlan[] = [];
       for (let i = 0; i < c.count; i++) {
         const h = api.handle(i);
         if (h.rc !== NVML.SUCCESS) { problems.push(`GPU ${i}: ${api.errorString(h.rc)}`); continue; }
@@ -172,11 +238,15 @@ export const nvml: Driver = {
         if (e.rc !== NVML.SUCCESS && p.rc !== NVML.SUCCESS) { problems.push(`GPU ${i}: no energy counter (${api.errorString(e.rc)}) and no power reading (${api.errorString(p.rc)})`); continue; }
         const limit = api.powerLimitMw?.(h.handle);
         counter[i] = e.rc === NVML.SUCCESS;
+        const mig = nvmlMigSlices(api, i, h.handle, migProblems);
+        plans.push({ index: i, ...(mig ? { mig } : {}) });
         devices.push({
           id: `nvml:${i}`, index: i, vendor: 'NVIDIA', name: name.rc === NVML.SUCCESS && name.value ? name.value : `GPU ${i}`, kind: 'accelerator',
           ...(uuid.rc === NVML.SUCCESS && uuid.value ? { uuid: uuid.value } : {}),
           ...(limit && limit.rc === NVML.SUCCESS && limit.value > 0 ? { powerLimitW: limit.value / 1000 } : {}),
           ...(version ? { driverVersion: version } : {}),
+          // MIG slices share the board's one power sensor: the device stays the physical GPU, its slices listed here
+          ...(mig ? { partition: `MIG${mig.length ? `: ${mig.map((m) => m.profile).join(', ')}` : ' enabled'}`.slice(0, 128) } : {}),
         });
       }
       if (!devices.length) return unavailable('no-power-field', `NVML sees ${c.count} GPU(s) but reads power on none: ${problems.join('; ')}`);
@@ -186,15 +256,23 @@ export const nvml: Driver = {
       const semantics: Semantics = allCounters
         ? { kind: 'energy-counter', updatePeriodMs: updateMs, counterResolutionJ: 0.001, field: 'nvmlDeviceGetTotalEnergyConsumption', note: 'total energy since the driver loaded, mJ; power from nvmlDeviceGetPowerUsage for peaks only' }
         : { kind: 'instantaneous', field: 'nvmlDeviceGetPowerUsage', note: 'no energy counter on this GPU (pre-Volta): power readings are integrated' };
+      const notes: string[] = [];
+      if (problems.length) notes.push(`skipped: ${problems.join('; ')}`);
+      if (migProblems.length) notes.push(migProblems.join('; '));
+      if (devices.some((d) => d.partition?.startsWith('MIG'))) notes.push('MIG: power is measured per physical GPU; a workload on one MIG slice is charged the whole board');
       return {
         state: 'ok', devices, semantics,
         software: { ...(version ? { nvidiaDriver: version } : {}), nvml: api.path },
-        ...(problems.length ? { note: `skipped: ${problems.join('; ')}` } : {}),
-        private: { lib, counter, updateMs } satisfies NvPrivate,
+        ...(notes.length ? { note: notes.join('. ').slice(0, 2000) } : {}),
+        private: { lib, counter, updateMs, plans } satisfies NvPrivate,
       };
     } finally {
       api.shutdown();
     }
+  },
+  // the same choice as the nvidia-smi source: indices, or one MIG slice's UUID (drivers/driver.ts workloadVisibility)
+  workloadVisibility(devices, probe, options) {
+    return nvidiaVisibility(devices, (probe.private as NvPrivate).plans, options.mig);
   },
   async start(opts) {
     const priv = opts.probe.private as NvPrivate;

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import {
   parseQueryCsv, rowObject, nvNumber, parseLoopRow, parseQueryText, parseQueryXml, parseGpuList, parseHexMask, decodeThrottleReasons,
   choosePowerField, semanticsFor, powerDrawIsAveraged, weakestSemantics, canonicalField, FIELD_ALIASES, parseNvTimestamp, StampMapper,
-  invalidField, isCompleteMissing, looksLikeHeader, migSlices, nvidiaVisibility, parseMigChoice, nvidiaSmi,
+  invalidField, isCompleteMissing, looksLikeHeader, migSlices, nvidiaSmi,
   type PowerField, type NvDevicePlan, type NvPrivate,
 } from '../../drivers/nvidia-smi.js';
+import { nvidiaVisibility, parseMigChoice } from '../../drivers/nvidia-mig.js';
 import { isMissing, type ProbeResult, type WorkloadVisibility } from '../../drivers/driver.js';
 import type { Device } from '../../results/types.gen.js';
 import { WattbenchError, EXIT } from '../../lib/errors.js';

@@ -2,17 +2,20 @@
 // so the real path runs: koffi → dlopen → the C calls → samples → the harness's counter integration.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nvml } from '../../drivers/nvml.js';
-import type { ProbeResult } from '../../drivers/driver.js';
+import { bindNvml, migProfileFromName, nvml } from '../../drivers/nvml.js';
+import type { ProbeResult, WorkloadVisibility } from '../../drivers/driver.js';
+import type { Device } from '../../results/types.gen.js';
+import { EXIT, WattbenchError } from '../../lib/errors.js';
 import type { Sample } from '../../results/samples.js';
 import { createRunClock, sleepMs } from '../../lib/clock.js';
 import { windowEnergy } from '../../harness/analyse.js';
 import { integratePower } from '../../harness/energy.js';
 import { findOnPath } from '../../lib/process.js';
-import { readJson, resultFiles, runCli, tempDir } from '../helpers/cli.js';
+import { readJson, resultFiles, runCli, tempDir, writeScript } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
 
 const SOURCE = fileURLToPath(new URL('./fake-nvml.c', import.meta.url));
@@ -20,16 +23,21 @@ const gcc = await findOnPath('gcc');
 if (!gcc) console.log('note: gcc is not on PATH; the nvml tests against the fake libnvidia-ml are skipped');
 
 let lib = '';
+/** The same fake built without the MIG functions, as a libnvidia-ml older than MIG. */
+let libNoMig = '';
 let work = '';
 beforeAll(async () => {
   if (!gcc) return;
   work = await tempDir('wb-nvml-');
   lib = join(work, 'libnvidia-ml.so.1');
   await execa(gcc, ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-o', lib, SOURCE]);
+  await mkdir(join(work, 'no-mig'));
+  libNoMig = join(work, 'no-mig', 'libnvidia-ml.so.1');
+  await execa(gcc, ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-DFAKE_NVML_NO_MIG', '-o', libNoMig, SOURCE]);
 });
 
 // the fake reads its configuration from the process environment at nvmlInit_v2
-const FAKE_KEYS = ['FAKE_NVML_DEVICES', 'FAKE_NVML_POWER_W', 'FAKE_NVML_SQUARE', 'FAKE_NVML_UPDATE_MS', 'FAKE_NVML_INIT_RC', 'FAKE_NVML_ENERGY_RC', 'FAKE_NVML_CALL_LOG', 'FAKE_NVML_OFFSET_MJ'];
+const FAKE_KEYS = ['FAKE_NVML_DEVICES', 'FAKE_NVML_POWER_W', 'FAKE_NVML_SQUARE', 'FAKE_NVML_UPDATE_MS', 'FAKE_NVML_INIT_RC', 'FAKE_NVML_ENERGY_RC', 'FAKE_NVML_CALL_LOG', 'FAKE_NVML_OFFSET_MJ', 'FAKE_NVML_MIG', 'FAKE_NVML_MIG_MAX'];
 function fake(vars: Record<string, string>) { for (const k of FAKE_KEYS) delete process.env[k]; Object.assign(process.env, vars); }
 afterEach(() => fake({}));
 
@@ -177,4 +185,129 @@ describe.skipIf(!gcc)('nvml source (fake libnvidia-ml)', () => {
     if (here.state === 'unavailable') expect(r.stdout).toMatch(/nvml\s+70\s+device\s+not installed\s+cannot load libnvidia-ml\.so\.1/);
     else expect(r.stdout).toMatch(/nvml\s+70\s+device\s+works/);
   });
+});
+
+// The fake's MIG device UUID for GPU g, slot d (tests/drivers/fake-nvml.c nvmlDeviceGetUUID).
+const migUuid = (g: number, d: number) => `MIG-5a1ce${String(g).padStart(3, '0')}-0000-4000-8000-${String(d).padStart(12, '0')}`;
+
+function expectBadInput(r: WorkloadVisibility | WattbenchError, code: string, message: RegExp, remedy: RegExp): void {
+  expect(r).toBeInstanceOf(WattbenchError);
+  const e = r as WattbenchError;
+  expect(e.code).toBe(code);
+  expect(e.exit).toBe(EXIT.BAD_INPUT);
+  expect(e.message).toMatch(message);
+  expect(e.remedy).toMatch(remedy);
+}
+
+async function probeOk(vars: Record<string, string>, library = lib): Promise<Ok> {
+  fake(vars);
+  const r = await nvml.probe({ env: process.env, options: { lib: library } });
+  expect(r.state, JSON.stringify(r)).toBe('ok');
+  return r as Ok;
+}
+
+const pick = (p: Ok, ...indices: number[]): Device[] => indices.map((i) => p.devices.find((d) => d.index === i)!);
+const visibility = (p: Ok, devices: Device[], options: Record<string, string> = {}) => nvml.workloadVisibility!(devices, p, options);
+
+describe('MIG profile from an NVML MIG device name', () => {
+  it('takes the profile after "MIG", with compute-instance and media-extension forms; unknown without one', () => {
+    expect(migProfileFromName('NVIDIA H100 80GB HBM3 MIG 1g.10gb')).toBe('1g.10gb');
+    expect(migProfileFromName('NVIDIA H200 MIG 2c.3g.71gb')).toBe('2c.3g.71gb');
+    expect(migProfileFromName('NVIDIA A100-SXM4-40GB MIG 1g.5gb+me')).toBe('1g.5gb+me');
+    expect(migProfileFromName('NVIDIA H100 80GB HBM3')).toBe('unknown');
+    expect(migProfileFromName('')).toBe('unknown');
+  });
+});
+
+describe.skipIf(!gcc)('nvml source on MIG GPUs (fake libnvidia-ml)', () => {
+  it('the probe lists each MIG GPU\'s slices through NVML: profile from the slice name, MIG device index, UUID; empty slots skipped', async () => {
+    const log = join(work, 'calls-mig.log');
+    const p = await probeOk({ FAKE_NVML_DEVICES: '3', FAKE_NVML_MIG: '1:3g.40gb,-,1g.10gb,*', FAKE_NVML_CALL_LOG: log });
+    expect(p.devices.map((d) => [d.id, d.partition])).toEqual([['nvml:0', undefined], ['nvml:1', 'MIG: 3g.40gb, 1g.10gb, unknown'], ['nvml:2', undefined]]);
+    expect((p.private as { plans: unknown }).plans).toEqual([
+      { index: 0 },
+      { index: 1, mig: [{ profile: '3g.40gb', device: 0, uuid: migUuid(1, 0) }, { profile: '1g.10gb', device: 2, uuid: migUuid(1, 2) }, { profile: 'unknown', device: 3, uuid: migUuid(1, 3) }] },
+      { index: 2 },
+    ]);
+    // an empty slot is not a problem worth a note; only the board-level caveat is
+    expect(p.note).toBe('MIG: power is measured per physical GPU; a workload on one MIG slice is charged the whole board');
+    // the board is still what is sampled: its counter, not a slice's
+    expect(p.semantics.kind).toBe('energy-counter');
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['nvmlInit_v2', 'nvmlShutdown']);
+  });
+
+  it('the workload gets the first slice\'s MIG UUID by default, the one mig= picks (GPU:DEVICE or UUID), and indices without MIG', async () => {
+    const p = await probeOk({ FAKE_NVML_DEVICES: '3', FAKE_NVML_MIG: '1:3g.40gb,-,1g.10gb' });
+    expect(visibility(p, pick(p, 1))).toEqual({
+      env: { CUDA_VISIBLE_DEVICES: migUuid(1, 0) },
+      devices: [{ ...pick(p, 1)[0], partition: `MIG slice 1:0 3g.40gb ${migUuid(1, 0)} (of 3g.40gb, 1g.10gb)` }],
+    });
+    for (const option of ['1:2', migUuid(1, 2), migUuid(1, 2).toLowerCase()]) {
+      const v = visibility(p, pick(p, 1), { mig: option }) as WorkloadVisibility;
+      expect(v.env, option).toEqual({ CUDA_VISIBLE_DEVICES: migUuid(1, 2) });
+      expect(v.devices![0]!.partition).toBe(`MIG slice 1:2 1g.10gb ${migUuid(1, 2)} (of 3g.40gb, 1g.10gb)`);
+    }
+    // GPUs not in MIG mode: their indices, as before, nothing narrowed
+    expect(visibility(p, pick(p, 0, 2))).toEqual({ env: { CUDA_VISIBLE_DEVICES: '0,2' } });
+    expect(nvml.meta.options?.mig).toMatch(/MIG UUID|MIG-…/);
+  });
+
+  it('exit 2 before anything runs: two MIG GPUs, a MIG GPU beside another, a MIG GPU without slices, a slice that is not there', async () => {
+    const two = await probeOk({ FAKE_NVML_DEVICES: '2', FAKE_NVML_MIG: '0:1g.10gb;1:2g.20gb' });
+    expectBadInput(visibility(two, pick(two, 0, 1)), 'MIG_SEVERAL_GPUS', /GPUs 0, 1 are in MIG mode/, /--devices N/);
+    expectBadInput(visibility(two, pick(two, 0), { mig: '1:0' }), 'MIG_NO_SUCH_SLICE', /is on GPU 1, which is not selected \(selected: 0\)/, /--devices 1/);
+
+    const beside = await probeOk({ FAKE_NVML_DEVICES: '2', FAKE_NVML_MIG: '1:1g.10gb' });
+    expectBadInput(visibility(beside, pick(beside, 0, 1)), 'MIG_WITH_OTHER_GPUS', /GPU 1 is in MIG mode and GPUs 0 are selected with it/, /--devices 1/);
+    expectBadInput(visibility(beside, pick(beside, 1), { mig: '1:5' }), 'MIG_NO_SUCH_SLICE', new RegExp(`no MIG slice 1:5 .*1:0 1g\\.10gb ${migUuid(1, 0)}`), /mig=GPU:DEVICE/);
+    expectBadInput(visibility(beside, pick(beside, 1), { mig: 'second' }), 'MIG_BAD_OPTION', /mig=second names no MIG slice/, /GPU:DEVICE/);
+
+    // MIG on with no slice created, and MIG on with only empty slots: nothing for CUDA to run on
+    for (const mig of ['0:', '0:-,-']) {
+      const none = await probeOk({ FAKE_NVML_MIG: mig });
+      expect(none.devices[0]!.partition, mig).toBe('MIG enabled');
+      expectBadInput(visibility(none, pick(none, 0)), 'MIG_NO_SLICES', /GPU 0 is in MIG mode but .* lists no MIG slice/, /nvidia-smi mig -i 0 -cgi PROFILE -C/);
+    }
+  });
+
+  it('a libnvidia-ml without the MIG functions binds, probes and keeps the indices', async () => {
+    expect((await bindNvml(libNoMig)).mig).toBeUndefined();
+    expect((await bindNvml(lib)).mig).toBeDefined();
+    // the fake's GPU 0 is in MIG mode, but this library cannot say so: as before MIG support, its index
+    const p = await probeOk({ FAKE_NVML_DEVICES: '2', FAKE_NVML_MIG: '0:1g.10gb' }, libNoMig);
+    expect(p.devices.map((d) => d.partition)).toEqual([undefined, undefined]);
+    expect(p.semantics.kind).toBe('energy-counter');
+    expect(visibility(p, pick(p, 0, 1))).toEqual({ env: { CUDA_VISIBLE_DEVICES: '0,1' } });
+    expectBadInput(visibility(p, pick(p, 0), { mig: '0:0' }), 'MIG_NO_SUCH_SLICE', /no GPU is in MIG mode/, /leave out --source-opt mig=/);
+  });
+
+  it('`wattbench run --source nvml`: the workload sees the chosen slice and the result names it; two MIG GPUs exit 2 before the workload', async () => {
+    const dir = await tempDir('wb-nvml-mig-');
+    const seen = join(dir, 'seen.json');
+    const wl = await writeScript(dir, 'show-env.mjs', `
+      import { writeFileSync } from 'node:fs';
+      writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ visible: process.env.CUDA_VISIBLE_DEVICES ?? null, order: process.env.CUDA_DEVICE_ORDER ?? null }));
+      const emit = (e) => console.log(JSON.stringify(e));
+      emit({ event: 'window_start' });
+      await new Promise((r) => setTimeout(r, 600));
+      emit({ event: 'tokens', tokens: 1000 });
+      emit({ event: 'window_end' });
+    `);
+    const env = { FAKE_NVML_DEVICES: '2', FAKE_NVML_MIG: '0:3g.40gb,-,1g.10gb;1:2g.20gb' };
+    const run = (id: string, ...more: string[]) => runCli(['run', '--source', 'nvml', '--source-opt', `lib=${lib}`, '--idle', '0', '--cooldown', '0', '--repetitions', '1', '--quiet',
+      '--run-id', id, '--out', join(dir, id), '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`, ...more], { env });
+
+    const ok = await run('one', '--devices', '0', '--source-opt', 'mig=0:2');
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(await readFile(seen, 'utf8'))).toEqual({ visible: migUuid(0, 2), order: 'PCI_BUS_ID' });
+    const res = await readJson(join(dir, 'one', 'one.json'));
+    expect(validateResult(res).ok).toBe(true);
+    expect(res.devices.map((d: Device) => [d.id, d.partition])).toEqual([['nvml:0', `MIG slice 0:2 1g.10gb ${migUuid(0, 2)} (of 3g.40gb, 1g.10gb)`]]);
+
+    const bad = await run('both');
+    expect(bad.exitCode, bad.stderr).toBe(2);
+    expect(bad.stderr).toMatch(/MIG_SEVERAL_GPUS: GPUs 0, 1 are in MIG mode/);
+    expect(JSON.parse(await readFile(seen, 'utf8')).visible).toBe(migUuid(0, 2)); // the workload did not run again
+    expect(existsSync(join(dir, 'both', 'both.json'))).toBe(false);
+  }, 60_000);
 });
