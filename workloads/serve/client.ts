@@ -1,7 +1,8 @@
-// The streaming client: one POST per request over node:http/https with a keep-alive agent, the response read as
-// server-sent events (`data: {...}` chunks ended by `data: [DONE]`), every chunk that carries text stamped on
-// arrival. Built for throughput: one clock read per socket read (every chunk in that read arrived together), one
-// JSON.parse per chunk, no per-chunk allocation beyond the parse, chunk times in a typed array.
+// The streaming client: one POST per request over kept-alive HTTP/1.1 connections (http1.ts, not node:http: see
+// there why), the response read as server-sent events (`data: {...}` chunks ended by `data: [DONE]`), every chunk
+// that carries text stamped on arrival. Built for throughput: one clock read per socket read (every chunk in that
+// read arrived together), one JSON.parse per chunk, no per-chunk allocation beyond the parse, chunk times in a
+// typed array.
 //
 // What counts as a token chunk: a chunk with a choice whose `text` (completions) or `delta.content` /
 // `delta.reasoning_content` (chat) is a non-empty string. The role-only first chunk of a chat stream and the
@@ -9,8 +10,7 @@
 //
 // The API key is a header value only: it is never put into a record, an error message (server error bodies are
 // redacted, see redactor) or anything else this module returns.
-import http from 'node:http';
-import https from 'node:https';
+import { Http1Pool, type Exchange } from './http1.js';
 import { SseParser } from './sse.js';
 import { newRecord, kindForStatus, type RequestRecord, type ErrorKind } from './records.js';
 
@@ -53,29 +53,19 @@ export function redactor(secret: string | undefined): (s: string) => string {
 }
 
 export class StreamClient {
-  private readonly agent: http.Agent;
-  private readonly mod: typeof http | typeof https;
-  private readonly base: http.RequestOptions;
+  private readonly pool: Http1Pool;
   private readonly redact: (s: string) => string;
 
   constructor(private readonly opts: ClientOptions) {
-    const u = new URL(opts.url);
-    const secure = u.protocol === 'https:';
-    this.mod = secure ? https : http;
-    const agentOpts: http.AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? Infinity, scheduling: 'lifo', noDelay: true } as http.AgentOptions;
-    this.agent = secure ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
-    this.base = {
-      protocol: u.protocol, hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80), path: u.pathname + u.search,
-      method: 'POST', agent: this.agent,
-    };
-    this.headers = { 'content-type': 'application/json', accept: 'text/event-stream', ...(opts.headers ?? {}) };
+    this.pool = new Http1Pool({
+      url: new URL(opts.url), now: opts.now, ...(opts.maxSockets !== undefined ? { maxSockets: opts.maxSockets } : {}),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...(opts.headers ?? {}) },
+    });
     this.redact = opts.redact ?? ((s) => s);
   }
 
-  private readonly headers: Record<string, string>;
-
-  /** Close the kept-alive sockets. */
-  close(): void { this.agent.destroy(); }
+  /** Close the kept-alive connections. */
+  close(): void { this.pool.close(); }
 
   send(spec: RequestSpec, signal?: AbortSignal): Promise<RequestRecord> {
     const now = this.opts.now;
@@ -91,6 +81,7 @@ export class StreamClient {
       let totalTimer: NodeJS.Timeout | undefined;
       let chunkNowS = 0;
       const times = rec.chunkTimes;
+      let abortExchange = () => {};
 
       const cleanup = () => {
         if (firstTimer) clearTimeout(firstTimer);
@@ -104,7 +95,7 @@ export class StreamClient {
         rec.doneS = now();
         rec.error = { kind, message: this.redact(message) };
         this.account(rec, usage, spec);
-        req.destroy();
+        abortExchange();
         resolve(rec);
       };
       const succeed = () => {
@@ -157,51 +148,49 @@ export class StreamClient {
         malformed: () => { rec.malformedLines++; },
       });
 
-      rec.sentS = now();
-      const req = this.mod.request({ ...this.base, headers: { ...this.headers, 'content-length': Buffer.byteLength(spec.body) } });
+      let exchange: Exchange | undefined;
+      let errorBody: string | null = null; // collected instead of parsed when the status is not 200
+      let status = 0;
       if (signal) {
         if (signal.aborted) { queueMicrotask(onAbort); }
         else signal.addEventListener('abort', onAbort, { once: true });
       }
       firstTimer = setTimeout(() => fail('first_token_timeout', `no token within ${this.opts.firstTokenTimeoutMs} ms`), this.opts.firstTokenTimeoutMs);
       totalTimer = setTimeout(() => fail('request_timeout', `not finished within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
+      abortExchange = () => exchange?.abort();
 
-      req.on('response', (res) => {
-        responded = true;
-        rec.httpStatus = res.statusCode;
-        if (res.statusCode !== 200) {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (t: string) => { if (body.length < MAX_ERROR_BODY) body += t; });
-          const done = () => fail(kindForStatus(res.statusCode ?? 0), `HTTP ${res.statusCode}${body ? `: ${body.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
-          res.on('end', done);
-          res.on('error', done);
-          return;
-        }
-        res.setEncoding('utf8');
-        res.on('data', (text: string) => {
+      rec.sentS = now();
+      exchange = this.pool.request(spec.body, {
+        head: (code) => {
+          responded = true;
+          status = code;
+          rec.httpStatus = code;
+          if (code !== 200) errorBody = '';
+        },
+        body: (text, tS) => {
           if (settled) return;
-          chunkNowS = now();
+          if (errorBody !== null) { if (errorBody.length < MAX_ERROR_BODY) errorBody += text; return; }
+          chunkNowS = tS;
           parser.push(text);
           if (sawDone) succeed();
-        });
-        res.on('end', () => {
+        },
+        end: (tS) => {
           if (settled) return;
-          chunkNowS = now();
+          if (errorBody !== null) return fail(kindForStatus(status), `HTTP ${status}${errorBody ? `: ${errorBody.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
+          chunkNowS = tS;
           parser.end();
           if (sawDone) return succeed();
           // a clean end without [DONE]: acceptable only where the server said the generation finished
           if (finishReason || usage) { rec.doneS = chunkNowS; return succeed(); }
           fail('incomplete_stream', 'the stream ended without data: [DONE] and without a finish_reason');
-        });
-        res.on('error', (err) => fail('cut_mid_stream', `connection broke mid-stream after ${times.n} token chunk(s): ${err.message}`));
-        res.on('close', () => { if (!settled && !res.complete) fail('cut_mid_stream', `connection closed mid-stream after ${times.n} token chunk(s)`); });
+        },
+        error: (phase, message) => {
+          if (settled) return;
+          if (errorBody !== null) return fail(kindForStatus(status), `HTTP ${status}${errorBody ? `: ${errorBody.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
+          if (phase === 'cut' || responded) fail('cut_mid_stream', `connection broke mid-stream after ${times.n} token chunk(s): ${message}`);
+          else fail('connect_failed', message);
+        },
       });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (responded) fail('cut_mid_stream', `connection broke mid-stream after ${times.n} token chunk(s): ${err.message}`);
-        else fail('connect_failed', `${err.code ?? 'error'}: ${err.message}`);
-      });
-      req.end(spec.body);
     });
   }
 
