@@ -1,8 +1,17 @@
 // Shared steps of the drivers that read a vendor CLI: find the tool, and turn a failed probe call into the
 // reason `wattbench devices` shows. Not a driver itself, so drivers may import it (GUIDE: never another driver).
-import { findOnPath, type ProcessResult } from '../lib/process.js';
+import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
 import type { ProbeContext, ProbeResult, Sampler, StartOptions } from './driver.js';
 import { supervisePoll } from '../lib/supervise.js';
+
+/**
+ * One run of a vendor tool while probing: only the environment the harness was given (nothing inherited on top),
+ * stopped with the probe, and never longer than timeoutMs (a tool that hangs on a wedged device must not hang
+ * `wattbench devices`).
+ */
+export function probeTool(ctx: Pick<ProbeContext, 'env' | 'signal'>, file: string, args: readonly string[] = [], timeoutMs = 15_000): Promise<ProcessResult> {
+  return runCommand(file, [...args], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs, signal: ctx.signal });
+}
 
 export type Unavailable = Extract<ProbeResult, { state: 'unavailable' }>;
 

@@ -5,10 +5,10 @@
 // header rows and read by the shape of their content ("106 W/ 250 W", "32C", "0 MiB/ 23374 MiB"), never by
 // fixed character positions.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, probeTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'cnmon';
 
@@ -139,7 +139,7 @@ export const cnmon: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const r = await runCommand(file, [], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseCnmon(r.stdout);
     if (t.cards.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'cnmon listed no MLU cards' };

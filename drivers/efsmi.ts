@@ -3,10 +3,10 @@
 // power cell changed between releases: V1.2 prints "105W  300W" (no slash), 1.7 prints "68W / 300W", and
 // an SR-IOV host prints a bare "N/A"; the temperature is "39 C" or "35℃". Cells are read by content.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, probeTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'efsmi';
 
@@ -129,7 +129,7 @@ export const efsmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const r = await runCommand(file, [], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseEfsmi(r.stdout);
     if (t.cards.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'efsmi listed no GCU cards' };

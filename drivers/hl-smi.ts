@@ -4,10 +4,11 @@
 // ("226 W", "36 C", "131072 MiB", "0 %"); the separator is ", ". hl-smi documents no energy counter, so power
 // is integrated. HABANA_VISIBLE_MODULES takes *module ids*, not hl-smi's index, so a device's index here is
 // its module id whenever hl-smi reports one.
+import { probeTool } from './cli-tool.js';
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { findOnPath, type ProcessResult } from '../lib/process.js';
 import { superviseLoop } from '../lib/supervise.js';
 
 const ID = 'hl-smi';
@@ -116,12 +117,12 @@ export const hlSmi: Driver = {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
     let fields: readonly string[] = HL_PROBE_FIELDS;
-    let r = await runCommand(file, ['-Q', fields.join(','), '-f', 'csv,noheader'], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    let r = await probeTool(ctx, file, ['-Q', fields.join(','), '-f', 'csv,noheader']);
     let rows = r.exitCode === 0 ? parseHlSmiCsv(r.stdout, fields) : [];
     if (rows.length === 0 && !r.spawnError && !r.timedOut) {
       // an older hl-smi may reject module_id/serial/power.max: retry with the documented minimum
       fields = HL_PROBE_FIELDS_MINIMAL;
-      const again = await runCommand(file, ['-Q', fields.join(','), '-f', 'csv,noheader'], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+      const again = await probeTool(ctx, file, ['-Q', fields.join(','), '-f', 'csv,noheader']);
       if (again.exitCode === 0) { r = again; rows = parseHlSmiCsv(again.stdout, fields); }
     }
     if (r.exitCode !== 0 || r.spawnError) return failure(r);

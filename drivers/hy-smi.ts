@@ -5,10 +5,10 @@
 // spaces. AvgPwr is an averaged reading (the window is not documented).
 // Static facts beyond the table come from the rocm-smi-style JSON view (`--json`), best effort.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, probeTool } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'hy-smi';
 
@@ -118,13 +118,12 @@ export const hySmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const env = ctx.env as Record<string, string>;
-    const r = await runCommand(file, [], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const rows = parseHySmi(r.stdout);
     if (rows.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'hy-smi listed no DCUs' };
     if (rows.every((x) => x.powerW === undefined)) return { state: 'unavailable', code: 'no-power-field', reason: 'no power sensor through this CLI' };
-    const js = await runCommand(file, HY_STATIC_ARGS, { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const js = await probeTool(ctx, file, HY_STATIC_ARGS);
     const statics = js.exitCode === 0 ? parseHySmiJson(js.stdout) : new Map<number, HyStatic>();
     const devices = rows.map((x) => hyDevice(x, statics.get(x.index)));
     return {

@@ -4,10 +4,10 @@
 // reported on one die only. Such a die keeps its samples (temperature, memory, utilization) without a power
 // reading, never 0 W, and its device record names the entry that carries the board power; sum per board.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, probeTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'ixsmi';
 
@@ -131,7 +131,7 @@ export const ixsmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const r = await runCommand(file, [], { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseIxsmi(r.stdout);
     if (t.gpus.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'ixsmi listed no GPUs' };

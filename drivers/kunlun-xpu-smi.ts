@@ -19,10 +19,10 @@
 // P800 installs may name the tool `xpu-smi`, like Intel's; it is not looked up under that name (it could be
 // Intel's): point at it with --source-opt path=/usr/local/bin/xpu-smi.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable, type TableRow } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, type TableRow, probeTool } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 import { badInput } from '../lib/errors.js';
 
 const ID = 'kunlun-xpu-smi';
@@ -213,11 +213,10 @@ export const kunlunXpuSmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const env = ctx.env as Record<string, string>;
-    const r = await runCommand(file, [], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseXpuSmiTable(r.stdout);
-    const m = await runCommand(file, KL_M_ARGS, { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const m = await probeTool(ctx, file, KL_M_ARGS);
     const lines = m.exitCode === 0 ? parseXpuSmiM(m.stdout) : [];
     if (lines.length === 0 && t.devices.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'xpu_smi listed no XPUs' };
     const listed = (lines.length ? lines.map((l) => [l.index, l.model]) : t.devices.map((d) => [d.index, d.model])).map(([i, model]) => `XPU ${i}${model ? ` (${model})` : ''}`).join(', ');

@@ -8,10 +8,10 @@
 // so every key is matched trimmed; values carry their units ("96.66W", "81920MiB", "27C", "0%"); "N/A" is missing.
 // The torch_musa runtime selects devices through MUSA_VISIBLE_DEVICES, by the same index mthreads-gmi prints.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable, type TableRow } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, type TableRow, probeTool } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'mthreads-gmi';
 
@@ -204,11 +204,10 @@ export const mthreadsGmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const env = ctx.env as Record<string, string>;
-    const r = await runCommand(file, [], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseMthreadsGmi(r.stdout);
-    const qr = await runCommand(file, MT_QUERY_ARGS, { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const qr = await probeTool(ctx, file, MT_QUERY_ARGS);
     const q = qr.exitCode === 0 ? parseMthreadsQuery(qr.stdout) : undefined;
     const indices = [...new Set([...t.gpus.map((g) => g.index), ...(q?.gpus ?? []).map((g) => g.index)])].sort((a, b) => a - b);
     if (indices.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'mthreads-gmi listed no GPUs' };

@@ -6,10 +6,10 @@
 // tables); CUDA_VISIBLE_DEVICES is not set on top, because a second filter over already-renumbered
 // devices would hide the wrong ones.
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
-import { toolFailure, locateTool, pollTable } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, probeTool } from './cli-tool.js';
 import { parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 
 const ID = 'mx-smi';
 
@@ -135,13 +135,12 @@ export const mxSmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const env = ctx.env as Record<string, string>;
-    const r = await runCommand(file, [], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file);
     if (r.exitCode !== 0 || r.spawnError) return failure(r);
     const t = parseMxSmi(r.stdout);
     if (t.gpus.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'mx-smi listed no GPUs' };
     if (t.gpus.every((g) => g.powerW === undefined)) return { state: 'unavailable', code: 'no-power-field', reason: 'no power sensor through this CLI' };
-    const l = await runCommand(file, ['-L'], { env, extendEnv: false, timeoutMs: 15_000, signal: ctx.signal });
+    const l = await probeTool(ctx, file, ['-L']);
     const list = l.exitCode === 0 ? parseMxSmiList(l.stdout) : new Map<number, { uuid?: string }>();
     return {
       state: 'ok',

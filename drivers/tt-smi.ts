@@ -13,10 +13,10 @@
 // list of /dev/tenstorrent ids or PCI addresses. tt-smi numbers chips in its own (cluster) order, so the workload is
 // given the selected chips' PCI addresses, which mean the same thing to both.
 import type { Driver, ProbeContext, ProbeResult, WorkloadVisibility } from './driver.js';
-import { toolFailure, locateTool, pollTable, type TableRow } from './cli-tool.js';
+import { toolFailure, locateTool, pollTable, type TableRow, probeTool } from './cli-tool.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
-import { runCommand, type ProcessResult } from '../lib/process.js';
+import type { ProcessResult } from '../lib/process.js';
 import { badInput, type WattbenchError } from '../lib/errors.js';
 
 const ID = 'tt-smi';
@@ -153,7 +153,7 @@ export const ttSmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const r = await runCommand(file, TT_SNAPSHOT_ARGS, { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 60_000, signal: ctx.signal });
+    const r = await probeTool(ctx, file, TT_SNAPSHOT_ARGS, 60_000);
     if (r.exitCode !== 0 || r.spawnError) {
       const f = failure(r);
       if (/unrecognized arguments?:.*snapshot_no_tty/.test(r.stderr)) return { ...f, reason: `${f.reason} — this tt-smi is too old to print a snapshot to stdout; install a newer one (pip install -U tt-smi)` };

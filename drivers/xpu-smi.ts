@@ -8,11 +8,12 @@
 // Prometheus exporter reads the accumulated value; dump prints the stats "value"), so the driver looks at the
 // first readings of each device and, when the values behave like per-interval amounts, sums them into its
 // own running counter. Either way the samples carry a cumulative energyJ.
+import { probeTool } from './cli-tool.js';
 import type { Driver, ProbeContext, ProbeResult } from './driver.js';
 import { isMissing, parseNumber } from './driver.js';
 import type { Device } from '../results/types.gen.js';
 import type { Sample } from '../results/samples.js';
-import { findOnPath, runCommand, type ProcessResult } from '../lib/process.js';
+import { findOnPath, type ProcessResult } from '../lib/process.js';
 import { superviseLoop } from '../lib/supervise.js';
 
 const ID = 'xpu-smi';
@@ -286,32 +287,31 @@ export const xpuSmi: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const file = await locate(ctx);
     if (typeof file !== 'string') return file;
-    const env = ctx.env as Record<string, string>;
-    const list = await runCommand(file, ['discovery'], { env, extendEnv: false, timeoutMs: 20_000, signal: ctx.signal });
+    const list = await probeTool(ctx, file, ['discovery'], 20_000);
     if (list.exitCode !== 0 || list.spawnError) return failure(list, 'xpu-smi discovery');
     const found = parseXpuDiscovery(list.stdout);
     if (found.length === 0) return { state: 'unavailable', code: 'no-devices', reason: 'xpu-smi discovery listed no devices' };
     // the detailed view adds driver, firmware and memory; a failure there only costs those facts
     const devices: Array<Device & { index: number }> = [];
     for (const d of found) {
-      const detail = await runCommand(file, ['discovery', '-d', String(d.id)], { env, extendEnv: false, timeoutMs: 20_000, signal: ctx.signal });
+      const detail = await probeTool(ctx, file, ['discovery', '-d', String(d.id)], 20_000);
       const full = detail.exitCode === 0 ? parseXpuDiscovery(detail.stdout).find((x) => x.id === d.id) : undefined;
       devices.push(xpuDevice(full ? { id: d.id, props: { ...d.props, ...full.props }, firmware: full.firmware } : d));
     }
     // one short dump proves that power (and the energy counter) are readable; the first row may still be N/A
     const ids = devices.map((d) => d.index).join(',');
-    const dump = await runCommand(file, ['dump', '-d', ids, '-m', '1,8', '-i', '1', '-n', '2'], { env, extendEnv: false, timeoutMs: 20_000, signal: ctx.signal });
+    const dump = await probeTool(ctx, file, ['dump', '-d', ids, '-m', '1,8', '-i', '1', '-n', '2'], 20_000);
     if (dump.exitCode !== 0 || dump.spawnError) return failure(dump, 'xpu-smi dump');
     const parsed = parseXpuDump(dump.stdout);
     if (!parsed) return { state: 'unavailable', code: 'error', reason: `xpu-smi dump printed no header: ${dump.stdout.trim().split('\n')[0]?.slice(0, 160) ?? ''}` };
     let hasPower = parsed.rows.some((r) => r.powerW !== undefined);
     if (!hasPower) {
-      const st = await runCommand(file, ['stats', '-d', String(devices[0]!.index)], { env, extendEnv: false, timeoutMs: 20_000, signal: ctx.signal });
+      const st = await probeTool(ctx, file, ['stats', '-d', String(devices[0]!.index)], 20_000);
       hasPower = st.exitCode === 0 && parseNumber(parseXpuStats(st.stdout)['GPU Power (W)']) !== undefined;
     }
     const hasEnergy = parsed.rows.some((r) => r.energyJ !== undefined) && energyOption(ctx.options.energy) !== 'off';
     if (!hasPower && !hasEnergy) return { state: 'unavailable', code: 'no-power-field', reason: 'no power sensor through this CLI' };
-    const version = await runCommand(file, ['--version'], { env, extendEnv: false, timeoutMs: 10_000, signal: ctx.signal });
+    const version = await probeTool(ctx, file, ['--version'], 10_000);
     const cliVersion = version.exitCode === 0 ? parseXpuVersion(version.stdout) : undefined;
     return {
       state: 'ok', devices,
