@@ -14,7 +14,7 @@ import { nvidiaVisibility, parseMigChoice } from '../../drivers/nvidia-mig.js';
 import { isMissing, type ProbeResult, type WorkloadVisibility } from '../../drivers/driver.js';
 import type { Device } from '../../results/types.gen.js';
 import { WattbenchError, EXIT } from '../../lib/errors.js';
-import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, writeScript, readJson } from '../helpers/cli.js';
+import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, writeScript, readJson, writeEnvWorkload } from '../helpers/cli.js';
 
 const NV = join(FIXTURES, 'nvidia');
 const OWN = join(ROOT, 'tests', 'fixtures', 'nvidia');
@@ -591,16 +591,7 @@ describe('MIG through `wattbench run --workload command` with a fake nvidia-smi 
   it('the workload sees the chosen slice\'s MIG UUID and the result names it; a selection it cannot run on exits 2 before sampling or the workload', async () => {
     chmodSync(join(FAKE, 'nvidia-smi'), 0o755);
     const dir = await tempDir('wb-mig-');
-    const seen = join(dir, 'seen.json');
-    const wl = await writeScript(dir, 'show-env.mjs', `
-      import { writeFileSync } from 'node:fs';
-      writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ visible: process.env.CUDA_VISIBLE_DEVICES ?? null, order: process.env.CUDA_DEVICE_ORDER ?? null }));
-      const emit = (e) => console.log(JSON.stringify(e));
-      emit({ event: 'window_start' });
-      await new Promise((r) => setTimeout(r, 600));
-      emit({ event: 'tokens', tokens: 1000 });
-      emit({ event: 'window_end' });
-    `);
+    const { script: wl, seen } = await writeEnvWorkload(dir, ['CUDA_VISIBLE_DEVICES', 'CUDA_DEVICE_ORDER']);
     const env = { PATH: `${FAKE}:${process.env.PATH ?? ''}`, FAKE_NVSMI_GPUS: GPUS, FAKE_STATE_DIR: dir };
     const run = (id: string, ...more: string[]) => runCli(['run', '--source', 'nvidia-smi', '--source-opt', 'stdbuf=false', '--idle', '0', '--cooldown', '0', '--repetitions', '1', '--quiet',
       '--run-id', id, '--out', join(dir, id), '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`, ...more], { env });
@@ -608,7 +599,7 @@ describe('MIG through `wattbench run --workload command` with a fake nvidia-smi 
 
     const ok = await run('one', '--devices', '1', '--source-opt', 'mig=1:1');
     expect(ok.exitCode, ok.stderr).toBe(0);
-    expect(JSON.parse(read(seen))).toEqual({ visible: 'MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc', order: 'PCI_BUS_ID' });
+    expect(JSON.parse(read(seen))).toEqual({ CUDA_VISIBLE_DEVICES: 'MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' });
     const res = await readJson(join(dir, 'one', 'one.json'));
     expect(res.devices.map((d: Device) => [d.id, d.partition])).toEqual([['nvidia-smi:1', 'MIG slice 1:1 2g.20gb MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc (of 4g.40gb, 2g.20gb)']]);
     expect(res.sources[0].note).toMatch(/charged the whole board/);
@@ -621,7 +612,7 @@ describe('MIG through `wattbench run --workload command` with a fake nvidia-smi 
       const bad = await run(id, ...more);
       expect(bad.exitCode, bad.stderr).toBe(2);
       expect(bad.stderr).toMatch(re);
-      expect(JSON.parse(read(seen)).visible).toBe('MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc'); // the workload did not run again
+      expect(JSON.parse(read(seen)).CUDA_VISIBLE_DEVICES).toBe('MIG-4d5e6f70-3333-8888-9999-aaaabbbbcccc'); // the workload did not run again
       expect(existsSync(join(dir, id, `${id}.json`))).toBe(false);
       expect(loops()).toBe(1); // no sampling loop was started either
     }

@@ -15,7 +15,7 @@ import { createRunClock, sleepMs } from '../../lib/clock.js';
 import { windowEnergy } from '../../harness/analyse.js';
 import { integratePower } from '../../harness/energy.js';
 import { findOnPath } from '../../lib/process.js';
-import { readJson, resultFiles, runCli, tempDir, writeScript } from '../helpers/cli.js';
+import { readJson, resultFiles, runCli, tempDir, writeScript, writeEnvWorkload } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
 
 const SOURCE = fileURLToPath(new URL('./fake-nvml.c', import.meta.url));
@@ -283,23 +283,14 @@ describe.skipIf(!gcc)('nvml source on MIG GPUs (fake libnvidia-ml)', () => {
 
   it('`wattbench run --source nvml`: the workload sees the chosen slice and the result names it; two MIG GPUs exit 2 before the workload', async () => {
     const dir = await tempDir('wb-nvml-mig-');
-    const seen = join(dir, 'seen.json');
-    const wl = await writeScript(dir, 'show-env.mjs', `
-      import { writeFileSync } from 'node:fs';
-      writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ visible: process.env.CUDA_VISIBLE_DEVICES ?? null, order: process.env.CUDA_DEVICE_ORDER ?? null }));
-      const emit = (e) => console.log(JSON.stringify(e));
-      emit({ event: 'window_start' });
-      await new Promise((r) => setTimeout(r, 600));
-      emit({ event: 'tokens', tokens: 1000 });
-      emit({ event: 'window_end' });
-    `);
+    const { script: wl, seen } = await writeEnvWorkload(dir, ['CUDA_VISIBLE_DEVICES', 'CUDA_DEVICE_ORDER']);
     const env = { FAKE_NVML_DEVICES: '2', FAKE_NVML_MIG: '0:3g.40gb,-,1g.10gb;1:2g.20gb' };
     const run = (id: string, ...more: string[]) => runCli(['run', '--source', 'nvml', '--source-opt', `lib=${lib}`, '--idle', '0', '--cooldown', '0', '--repetitions', '1', '--quiet',
       '--run-id', id, '--out', join(dir, id), '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`, ...more], { env });
 
     const ok = await run('one', '--devices', '0', '--source-opt', 'mig=0:2');
     expect(ok.exitCode, ok.stderr).toBe(0);
-    expect(JSON.parse(await readFile(seen, 'utf8'))).toEqual({ visible: migUuid(0, 2), order: 'PCI_BUS_ID' });
+    expect(JSON.parse(await readFile(seen, 'utf8'))).toEqual({ CUDA_VISIBLE_DEVICES: migUuid(0, 2), CUDA_DEVICE_ORDER: 'PCI_BUS_ID' });
     const res = await readJson(join(dir, 'one', 'one.json'));
     expect(validateResult(res).ok).toBe(true);
     expect(res.devices.map((d: Device) => [d.id, d.partition])).toEqual([['nvml:0', `MIG slice 0:2 1g.10gb ${migUuid(0, 2)} (of 3g.40gb, 1g.10gb)`]]);
@@ -307,7 +298,7 @@ describe.skipIf(!gcc)('nvml source on MIG GPUs (fake libnvidia-ml)', () => {
     const bad = await run('both');
     expect(bad.exitCode, bad.stderr).toBe(2);
     expect(bad.stderr).toMatch(/MIG_SEVERAL_GPUS: GPUs 0, 1 are in MIG mode/);
-    expect(JSON.parse(await readFile(seen, 'utf8')).visible).toBe(migUuid(0, 2)); // the workload did not run again
+    expect(JSON.parse(await readFile(seen, 'utf8')).CUDA_VISIBLE_DEVICES).toBe(migUuid(0, 2)); // the workload did not run again
     expect(existsSync(join(dir, 'both', 'both.json'))).toBe(false);
   }, 60_000);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseTtSmiSnapshot, ttRows, ttVisibility, hexTag, ttSmi, TT_SNAPSHOT_ARGS } from '../../drivers/tt-smi.js';
 import { WattbenchError } from '../../lib/errors.js';
 import { createRunClock } from '../../lib/clock.js';
-import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, resultFiles, readJson, writeScript } from '../helpers/cli.js';
+import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, resultFiles, readJson, writeScript, writeEnvWorkload } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
 import { makeFakeTool, recordingSink, waitFor } from './fake-vendor-tool.js';
 
@@ -116,20 +116,11 @@ describe('wattbench run through tt-smi', () => {
   it('picks tt-smi by itself, gives the workload TT_VISIBLE_DEVICES=<PCI address> for a remote chip, records a valid result', async () => {
     const fake = await makeFakeTool('tt-smi', { [S]: { file: MIXED, mode: 'once' } });
     const dir = await tempDir();
-    const seen = join(dir, 'visible.txt');
-    const script = await writeScript(dir, 'visible.mjs', `
-      import { writeFileSync } from 'node:fs';
-      writeFileSync(${JSON.stringify(seen)}, String(process.env.TT_VISIBLE_DEVICES));
-      const emit = (e) => console.log(JSON.stringify(e));
-      emit({ event: 'window_start' });
-      await new Promise((r) => setTimeout(r, 1500));
-      emit({ event: 'tokens', tokens: 500 });
-      emit({ event: 'window_end' });
-    `);
+    const { script, seen } = await writeEnvWorkload(dir, ['TT_VISIBLE_DEVICES'], 1500);
     const out = join(dir, 'out');
     const r = await runCli(['run', '--workload', 'command', '--set', `command=["${process.execPath}","${script}"]`, '--devices', '1', '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--interval', '500', '--out', out, '--quiet'], { env: fake.env as Record<string, string> });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(await readFile(seen, 'utf8')).toBe('0000:01:00.0');
+    expect(await readJson(seen)).toEqual({ TT_VISIBLE_DEVICES: '0000:01:00.0' });
     const res = await readJson((await resultFiles(out))[0]!);
     expect(validateResult(res).ok).toBe(true);
     expect(res.sources[0]).toMatchObject({ id: 'tt-smi', state: 'used', deviceIds: ['tt-smi:1'], semantics: { kind: 'instantaneous', field: 'telemetry.power' } });

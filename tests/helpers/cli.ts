@@ -47,3 +47,22 @@ export async function writeScript(dir: string, name: string, source: string): Pr
   await writeFile(p, source);
   return p;
 }
+
+/**
+ * A workload (for `--workload command`) that writes the named environment variables it was given to a JSON file
+ * ({VAR: value or null}), then measures one short window: to check what a driver shows the workload.
+ */
+export async function writeEnvWorkload(dir: string, vars: string[], windowMs = 600): Promise<{ script: string; seen: string }> {
+  const seen = join(dir, 'seen-env.json');
+  const script = await writeScript(dir, 'show-env.mjs', `
+    import { writeFileSync } from 'node:fs';
+    const vars = ${JSON.stringify(vars)};
+    writeFileSync(${JSON.stringify(seen)}, JSON.stringify(Object.fromEntries(vars.map((v) => [v, process.env[v] ?? null]))));
+    const emit = (e) => console.log(JSON.stringify(e));
+    emit({ event: 'window_start' });
+    await new Promise((r) => setTimeout(r, ${windowMs}));
+    emit({ event: 'tokens', tokens: 1000 });
+    emit({ event: 'window_end' });
+  `);
+  return { script, seen };
+}
