@@ -15,6 +15,7 @@ import { isMissing, type ProbeResult, type WorkloadVisibility } from '../../driv
 import type { Device } from '../../results/types.gen.js';
 import { WattbenchError, EXIT } from '../../lib/errors.js';
 import { FIXTURES, HAVE_FIXTURES, ROOT, runCli, tempDir, writeScript, readJson, writeEnvWorkload } from '../helpers/cli.js';
+import { expectBadInput } from '../helpers/expect.js';
 
 const NV = join(FIXTURES, 'nvidia');
 const OWN = join(ROOT, 'tests', 'fixtures', 'nvidia');
@@ -410,14 +411,6 @@ function visible(r: WorkloadVisibility | WattbenchError): WorkloadVisibility {
   return r;
 }
 
-function expectBadInput(r: WorkloadVisibility | WattbenchError, code: string, message: RegExp, remedy: RegExp): void {
-  expect(r).toBeInstanceOf(WattbenchError);
-  const e = r as WattbenchError;
-  expect(e.code).toBe(code);
-  expect(e.exit).toBe(EXIT.BAD_INPUT);
-  expect(e.message).toMatch(message);
-  expect(e.remedy).toMatch(remedy);
-}
 
 describe.skipIf(!HAVE_FIXTURES)('MIG: the slice the workload runs on (shared H100/H200 MIG captures)', () => {
   const capture = (key: string) => {

@@ -16,6 +16,7 @@ import { windowEnergy } from '../../harness/analyse.js';
 import { integratePower } from '../../harness/energy.js';
 import { findOnPath } from '../../lib/process.js';
 import { readJson, resultFiles, runCli, tempDir, writeScript, writeEnvWorkload } from '../helpers/cli.js';
+import { expectBadInput } from '../helpers/expect.js';
 import { validateResult } from '../../results/validate.js';
 
 const SOURCE = fileURLToPath(new URL('./fake-nvml.c', import.meta.url));
@@ -190,14 +191,6 @@ describe.skipIf(!gcc)('nvml source (fake libnvidia-ml)', () => {
 // The fake's MIG device UUID for GPU g, slot d (tests/drivers/fake-nvml.c nvmlDeviceGetUUID).
 const migUuid = (g: number, d: number) => `MIG-5a1ce${String(g).padStart(3, '0')}-0000-4000-8000-${String(d).padStart(12, '0')}`;
 
-function expectBadInput(r: WorkloadVisibility | WattbenchError, code: string, message: RegExp, remedy: RegExp): void {
-  expect(r).toBeInstanceOf(WattbenchError);
-  const e = r as WattbenchError;
-  expect(e.code).toBe(code);
-  expect(e.exit).toBe(EXIT.BAD_INPUT);
-  expect(e.message).toMatch(message);
-  expect(e.remedy).toMatch(remedy);
-}
 
 async function probeOk(vars: Record<string, string>, library = lib): Promise<Ok> {
   fake(vars);
