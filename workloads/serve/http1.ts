@@ -282,7 +282,8 @@ export class Http1Pool {
     const request = Buffer.from(`${this.prefix}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     if (this.closed) { queueMicrotask(() => sink.error('connect', 'the client was closed')); return { abort() {} }; }
     let conn = this.idle.pop();
-    while (conn && conn.socket.destroyed) { this.all.delete(conn); conn = this.idle.pop(); }
+    // a kept-alive connection the server has begun to close (FIN seen, 'close' not yet emitted) is not reused
+    while (conn && (conn.socket.destroyed || !conn.socket.writable || conn.socket.readableEnded)) { this.forget(conn); conn.socket.destroy(); conn = this.idle.pop(); }
     if (!conn && this.all.size >= (this.opts.maxSockets ?? Infinity)) {
       const w = { sink, request, cancelled: false };
       this.waiting.push(w);
