@@ -6,9 +6,12 @@ import * as vl from 'vega-lite';
 import type { ReportModel, RunView, ServingSweep } from './model.js';
 import { cellKey } from './model.js';
 
+/** A telemetry reading over time (SM clock, temperature), reduced for drawing like the power trace. */
+export interface Series { tS: number[]; values: number[] }
+
 export interface PowerTrace {
-  /** One series per device, already reduced for drawing. */
-  devices: Array<{ deviceId: string; tS: number[]; powerW: number[] }>;
+  /** One series per device, already reduced for drawing; the panels' series only where the samples carry them. */
+  devices: Array<{ deviceId: string; tS: number[]; powerW: number[]; smClockMHz?: Series; temperatureC?: Series }>;
   sampleCount: number;
 }
 
@@ -243,44 +246,93 @@ export function servingSpec(sweeps: ServingSweep[], loadKind: ServingSweep['load
   };
 }
 
+/** The panels drawn under the power panel, top to bottom, each only where some device's samples carry it. */
+export const TELEMETRY_PANELS = [
+  { key: 'smClockMHz', dataset: 'smClock', title: 'SM clock (MHz)', axisTitle: ['SM clock', '(MHz)'] },
+  { key: 'temperatureC', dataset: 'temperature', title: 'temperature (°C)', axisTitle: ['temperature', '(°C)'] },
+] as const;
+export type PanelKey = (typeof TELEMETRY_PANELS)[number]['key'];
+
+/** Which telemetry panels a trace can fill. */
+export function panelsOf(trace: PowerTrace): PanelKey[] {
+  return TELEMETRY_PANELS.filter((p) => trace.devices.some((d) => d[p.key]?.tS.length)).map((p) => p.key);
+}
+
 /**
  * Power over time for one run: the chart, with named datasets 'samples', 'windows', 'idleSpan' and 'levels'
- * (see powerData). The x scale is the union of the samples, the windows and the idle period.
+ * (see powerData). The x scale is the union of the samples, the windows and the idle period. With `panels`, the
+ * SM clock and temperature are drawn in short panels underneath, on the same x scale and with the same window
+ * shading, so a clock drop or a hot spot lines up with the power it came with; without, the chart is as it was.
  */
-export function powerSpec(multiDevice: boolean): Spec {
+export function powerSpec(multiDevice: boolean, panels: PanelKey[] = []): Spec {
   const x = { field: 'tS', type: 'quantitative', title: 'time on the run clock (s)', scale: { nice: false, zero: false } };
+  const shading = (xx: Record<string, unknown>) => [
+    { data: { name: 'idleSpan' }, mark: { type: 'rect', color: '#d8dee9', opacity: 0.55 }, encoding: { x: { ...xx, field: 'startS' }, x2: { field: 'endS' } } },
+    {
+      data: { name: 'windows' }, mark: { type: 'rect', opacity: 0.5 },
+      encoding: { x: { ...xx, field: 'startS' }, x2: { field: 'endS' }, color: { condition: { test: 'datum.ok', value: '#bfdbfe' }, value: '#fecaca' } },
+    },
+  ];
+  const deviceColor = (legend: unknown) => (multiDevice ? { color: { field: 'device', type: 'nominal', scale: { range: PALETTE }, legend } } : { color: { value: '#0072B2' } });
+  const LEGEND = { title: 'device', orient: 'bottom', direction: 'horizontal' };
+  const powerLayers = (xx: Record<string, unknown>, legend: unknown) => [
+    ...shading(xx),
+    {
+      data: { name: 'windows' }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#1e3a8a' },
+      encoding: { x: { ...xx, field: 'startS' }, y: { value: 0 }, text: { field: 'label', type: 'nominal' } },
+    },
+    {
+      data: { name: 'samples' }, mark: { type: 'line', strokeWidth: 1.3, interpolate: 'linear' },
+      encoding: {
+        x: xx, y: { field: 'powerW', type: 'quantitative', title: 'power (W)', scale: { zero: true } },
+        ...deviceColor(legend),
+        detail: { field: 'device', type: 'nominal' },
+      },
+    },
+    { data: { name: 'levels' }, mark: { type: 'rule', strokeDash: [6, 3], color: '#b45309', strokeWidth: 1.5 }, encoding: { y: { field: 'powerW', type: 'quantitative' } } },
+    {
+      data: { name: 'levels' }, mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10, color: '#b45309' },
+      encoding: { y: { field: 'powerW', type: 'quantitative' }, x: { value: 'width' }, text: { field: 'label', type: 'nominal' } },
+    },
+  ];
+  const datasets = { samples: [], windows: [], idleSpan: [], levels: [] };
+  const wanted = TELEMETRY_PANELS.filter((p) => panels.includes(p.key));
+  if (!wanted.length) return { width: 860, height: 170, datasets, layer: powerLayers(x, LEGEND), resolve: { scale: { color: 'independent' } } };
+  // one time axis, under the last panel; the ones above keep their grid lines so the eye can follow a moment down
+  const inner = { ...x, axis: { title: null, labels: false, ticks: false } };
+  const bottom = (i: number) => i === wanted.length - 1;
   return {
-    width: 860, height: 170,
-    datasets: { samples: [], windows: [], idleSpan: [], levels: [] },
-    layer: [
-      { data: { name: 'idleSpan' }, mark: { type: 'rect', color: '#d8dee9', opacity: 0.55 }, encoding: { x: { ...x, field: 'startS' }, x2: { field: 'endS' } } },
-      {
-        data: { name: 'windows' }, mark: { type: 'rect', opacity: 0.5 },
-        encoding: { x: { ...x, field: 'startS' }, x2: { field: 'endS' }, color: { condition: { test: 'datum.ok', value: '#bfdbfe' }, value: '#fecaca' } },
-      },
-      {
-        data: { name: 'windows' }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#1e3a8a' },
-        encoding: { x: { ...x, field: 'startS' }, y: { value: 0 }, text: { field: 'label', type: 'nominal' } },
-      },
-      {
-        data: { name: 'samples' }, mark: { type: 'line', strokeWidth: 1.3, interpolate: 'linear' },
-        encoding: {
-          x, y: { field: 'powerW', type: 'quantitative', title: 'power (W)', scale: { zero: true } },
-          ...(multiDevice ? { color: { field: 'device', type: 'nominal', scale: { range: PALETTE }, legend: { title: 'device', orient: 'bottom', direction: 'horizontal' } } } : { color: { value: '#0072B2' } }),
-          detail: { field: 'device', type: 'nominal' },
-        },
-      },
-      { data: { name: 'levels' }, mark: { type: 'rule', strokeDash: [6, 3], color: '#b45309', strokeWidth: 1.5 }, encoding: { y: { field: 'powerW', type: 'quantitative' } } },
-      {
-        data: { name: 'levels' }, mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10, color: '#b45309' },
-        encoding: { y: { field: 'powerW', type: 'quantitative' }, x: { value: 'width' }, text: { field: 'label', type: 'nominal' } },
-      },
+    datasets: { ...datasets, ...Object.fromEntries(wanted.map((p) => [p.dataset, []])) },
+    // flush: the rows are laid out by their plot areas (the hidden axes of the upper panels would otherwise each
+    // keep room for the labels of the bottom one)
+    spacing: 14, bounds: 'flush',
+    vconcat: [
+      { width: 860, height: 170, layer: powerLayers(inner, LEGEND) },
+      ...wanted.map((p, i) => ({
+        width: 860, height: 72,
+        layer: [
+          ...shading(bottom(i) ? x : inner),
+          {
+            data: { name: p.dataset }, mark: { type: 'line', strokeWidth: 1.2, interpolate: 'linear' },
+            encoding: {
+              x: bottom(i) ? x : inner,
+              // not from zero: a clock falling from 1,980 to 1,410 MHz or a few degrees of heat must show
+              // two lines: a panel is too short for the title on one
+              y: { field: 'value', type: 'quantitative', title: p.axisTitle, scale: { zero: false, nice: true }, axis: { tickCount: 3, titleFontSize: 11 } },
+              // one colour scale for all panels (resolved below): a device keeps its colour even where it lacks a reading
+              ...deviceColor(LEGEND),
+              detail: { field: 'device', type: 'nominal' },
+            },
+          },
+        ],
+      })),
     ],
-    resolve: { scale: { color: 'independent' } },
+    // one legend, under the whole chart: under the power panel it would cover the panel below
+    resolve: { scale: { x: 'shared', color: 'shared' }, legend: { color: 'shared' } },
   };
 }
 
-export function powerData(run: RunView, trace: PowerTrace): Record<string, unknown[]> | null {
+export function powerData(run: RunView, trace: PowerTrace, panels: PanelKey[] = []): Record<string, unknown[]> | null {
   const samples = trace.devices.flatMap((d) => d.tS.map((t, i) => ({ device: d.deviceId, tS: t, powerW: d.powerW[i] })));
   if (!samples.length) return null;
   const r = run.result;
@@ -288,7 +340,12 @@ export function powerData(run: RunView, trace: PowerTrace): Record<string, unkno
   // one idle level per device (the chart draws per-device power); devices at the same level share one label
   const levels = r.idle ? (r.idle.devices.length ? r.idle.devices.map((d) => d.powerW) : [r.idle.powerW]) : [];
   const idleLevels = [...new Map(levels.map((w) => [w.toFixed(1), { powerW: w, label: `idle ${w.toFixed(1)} W${levels.length > 1 ? ' per device' : ''}` }])).values()];
-  return { samples, windows, idleSpan: r.idle ? [{ startS: r.idle.startS, endS: r.idle.endS }] : [], levels: idleLevels };
+  const out: Record<string, unknown[]> = { samples, windows, idleSpan: r.idle ? [{ startS: r.idle.startS, endS: r.idle.endS }] : [], levels: idleLevels };
+  for (const p of TELEMETRY_PANELS) {
+    if (!panels.includes(p.key)) continue;
+    out[p.dataset] = trace.devices.flatMap((d) => { const s = d[p.key]; return s ? s.tS.map((t, i) => ({ device: d.deviceId, tS: t, value: s.values[i] })) : []; });
+  }
+  return out;
 }
 
 /**

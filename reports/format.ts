@@ -16,6 +16,12 @@ export function fmtNum(x: unknown, sig = 3): string {
   return s.includes('e') ? x.toExponential(sig - 1) : s;
 }
 
+/** A sensor reading (°C, MHz, %): whole numbers as they are ("76", "1,980"), others to three significant figures. */
+export function fmtReading(x: unknown): string {
+  if (typeof x === 'number' && Number.isInteger(x)) return x.toLocaleString('en-US');
+  return fmtNum(x);
+}
+
 export function fmtStat(s: Stats | null | undefined, sig = 3): string {
   if (!s || s.n === 0) return DASH;
   return s.ci95HalfWidth !== null ? `${fmtNum(s.mean, sig)} ± ${fmtNum(s.ci95HalfWidth, 2)}` : fmtNum(s.mean, sig);

@@ -10,12 +10,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, makeDir } from '../results/io.js';
-import type { WattbenchResult } from '../results/types.gen.js';
-import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, servingRowOf, servingRowsOf, servingSweepsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView } from './model.js';
-import { basisShape, chipColors, efficiencySpec, LOAD_AXIS, powerData, powerSpec, renderSvg, scatterData, scatterSpec, servingSpec, type ChartCache } from './charts.js';
+import type { Diagnostics, WattbenchResult } from '../results/types.gen.js';
+import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, measuredDevices, measuredWindows, runTelemetryOf, servingRowOf, servingRowsOf, servingSweepsOf, telemetryRowsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView, type Telemetry, type TelemetryRow } from './model.js';
+import { basisShape, chipColors, efficiencySpec, LOAD_AXIS, panelsOf, powerData, powerSpec, renderSvg, scatterData, scatterSpec, servingSpec, TELEMETRY_PANELS, type ChartCache } from './charts.js';
 import { readPowerTrace, samplesPathOf, type TraceOutcome } from './trace.js';
 import { clusterAlignmentMs, clusterSentence, fmtOffset, GRADE_TEXT, nodeNameOf, runMethod, sourceGroups, sourcesNotUsed } from './methodology.js';
-import { csvCell, DASH, fmtMiB, fmtMs, fmtNum, fmtRatio, fmtS, fmtStat, fmtW, mdEscape, mdFence } from './format.js';
+import { csvCell, DASH, fmtMiB, fmtMs, fmtNum, fmtRatio, fmtReading, fmtS, fmtStat, fmtW, mdEscape, mdFence } from './format.js';
 
 export { csvCell } from './format.js';
 export { matchBaseline } from './model.js';
@@ -52,6 +52,8 @@ export const CSV_COLUMNS: string[] = [
   'serveLoad', 'serveConcurrency', 'serveRateRps', 'requestsOk', 'requestsFailed', 'ttftP50Ms', 'ttftP99Ms', 'tpotP50Ms', 'tpotP99Ms', 'itlP50Ms', 'itlP99Ms', 'e2eP50Ms', 'e2eP99Ms', 'goodputPct',
   // multi-node runs only (empty otherwise): result.cluster
   'clusterNodes', 'clusterSkewMs', 'clusterAlignmentMs',
+  // device telemetry over the measured windows (empty where the result has none): see runTelemetryOf in model.ts
+  'maxTemperatureC', 'smClockMinMHz', 'smClockMaxMHz', 'smClockDropPct', 'meanUtilizationPct', 'maxMemoryUsedMiB', 'throttled', 'throttleReasons',
   'deviceKWhPerMTok', 'facilityKWhPerMTok', 'costPerMTok', 'co2KgPerMTok',
   'warnings', 'errors', 'toolVersion', 'gitCommit', 'upgradedFromSchema',
 ];
@@ -83,6 +85,13 @@ export function csvRows(model: ReportModel): Array<Record<string, unknown>> {
       });
     }
     if (r.cluster) Object.assign(row, { clusterNodes: r.cluster.nodeCount, clusterSkewMs: r.cluster.skewMs, clusterAlignmentMs: clusterAlignmentMs(r.cluster) });
+    const t = runTelemetryOf(r);
+    if (t) {
+      Object.assign(row, {
+        maxTemperatureC: t.maxTemperatureC, smClockMinMHz: t.smClockMinMHz, smClockMaxMHz: t.smClockMaxMHz, smClockDropPct: t.smClockDropPct,
+        meanUtilizationPct: t.meanUtilizationPct, maxMemoryUsedMiB: t.maxMemoryUsedMiB, throttled: t.throttled ? 'yes' : 'no', throttleReasons: t.throttleReasons.join(';'),
+      });
+    }
     // per-run ratio and cost use this run's own figures against the baseline row's cell in the same column
     const baseCell = model.baselineRowKey ? model.cells.get(cellKey(model.baselineRowKey, v.columnKey))?.figures?.tokensPerJ : undefined;
     row.baselineRatio = s && baseCell && baseCell.n > 0 && baseCell.mean > 0 ? s.tokensPerJ.mean / baseCell.mean : undefined;
@@ -219,7 +228,37 @@ function servingView(sr: ServingRow, v: RunView, mark: string) {
   };
 }
 
-export function buildView(model: ReportModel, invalid: LoadedBad[], charts: ChartsRendered, opts: ReportOptions) {
+/** Per run index, per device: one Diagnostics per measured window, from the raw samples of the runs that were read. */
+export function deviceDiagnosticsOf(traces: Map<number, TraceOutcome>): Map<number, Map<string, Diagnostics[]>> {
+  const out = new Map<number, Map<string, Diagnostics[]>>();
+  for (const [i, t] of traces) if (t.state === 'ok' && t.windowDiagnostics.size) out.set(i, t.windowDiagnostics);
+  return out;
+}
+
+const pct = (x: number | null) => (x === null ? DASH : `${fmtReading(x)}%`);
+
+/** The text of a telemetry row's throttle cell; the throttled mark itself is a separate flag the templates show. */
+function throttleText(t: Telemetry | null): string {
+  if (!t) return DASH;
+  if (!t.throttled) return 'none recorded';
+  return t.throttleReasons.length ? t.throttleReasons.join(', ') : 'reason not recorded';
+}
+
+function telemetryView(row: TelemetryRow, v: RunView, mark: string) {
+  const t = row.telemetry;
+  const lo = t?.smClockMinMHz ?? null, hi = t?.smClockMaxMHz ?? null;
+  return {
+    anchor: v.anchor, runId: v.result.runId, chip: v.chipLabel, mark, isDevice: row.deviceId !== null,
+    device: row.deviceId ?? (v.deviceCount > 1 ? `all ${v.deviceCount} devices` : measuredDevices(v.result)[0]?.id ?? DASH),
+    windows: t ? String(t.windows) : DASH,
+    temp: fmtReading(t?.maxTemperatureC),
+    clock: lo === null || hi === null ? DASH : lo === hi ? fmtReading(hi) : `${fmtReading(lo)}–${fmtReading(hi)}`,
+    drop: pct(t?.smClockDropPct ?? null), util: pct(t?.meanUtilizationPct ?? null), mem: fmtMiB(t?.maxMemoryUsedMiB),
+    throttled: t?.throttled ?? false, throttle: throttleText(t),
+  };
+}
+
+export function buildView(model: ReportModel, invalid: LoadedBad[], charts: ChartsRendered, opts: ReportOptions, deviceDiagnostics: Map<number, Map<string, Diagnostics[]>> = new Map()) {
   const rowsByKey = new Map(model.rows.map((r) => [r.key, r]));
   const baseline = model.baselineRowKey ? rowsByKey.get(model.baselineRowKey)! : null;
   const matrixRows = model.rows.map((row) => ({
@@ -272,6 +311,8 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
   } : null;
   const warnedRuns = runMethods.filter((m) => m.warnings.length);
   const servingRows = servingRowsOf(model.runs);
+  const telemetryRows = telemetryRowsOf(model.runs, deviceDiagnostics);
+  const telemetryRunRows = telemetryRows?.filter((t) => t.deviceId === null) ?? [];
   return {
     title: opts.title ?? 'wattbench report',
     generatedAt: opts.generatedAt ?? new Date().toISOString(),
@@ -282,6 +323,13 @@ export function buildView(model: ReportModel, invalid: LoadedBad[], charts: Char
     hasMarks: model.basisNotes.length > 0,
     columns: model.columns.map((c) => ({ label: c.label, modelSize: c.modelSize, kind: c.kind })),
     matrixRows, cellTable,
+    // absent (null) when no run carries device telemetry, so neither template shows the table
+    telemetry: telemetryRows ? {
+      rows: telemetryRows.map((t) => telemetryView(t, model.runs[t.runIndex]!, rowsByKey.get(model.runs[t.runIndex]!.rowKey)!.mark)),
+      throttledRuns: telemetryRunRows.filter((t) => t.telemetry?.throttled).length,
+      runs: telemetryRunRows.filter((t) => t.telemetry).length,
+      perDevice: telemetryRows.some((t) => t.deviceId !== null),
+    } : null,
     // absent (null) without a serve run, so neither template shows the section
     serving: servingRows.length ? { rows: servingRows.map((sr) => servingView(sr, model.runs[sr.runIndex]!, rowsByKey.get(model.runs[sr.runIndex]!.rowKey)!.mark)), charted: charts.serving.length > 0 } : null,
     charts: {
@@ -386,10 +434,13 @@ export async function renderCharts(model: ReportModel, traces: Map<number, Trace
     const t = traces.get(v.index);
     if (!t) { power.set(v.index, { state: 'omitted', svg: null, note: `not drawn: over the limit of ${maxPowerCharts} power charts (raise --max-power-charts)` }); continue; }
     if (t.state === 'missing') { power.set(v.index, { state: 'missing', svg: null, note: `${t.reason}; power chart skipped` }); continue; }
-    const data = powerData(v, t.trace);
+    // SM clock and temperature panels only where the samples carry those readings; otherwise the chart is unchanged
+    const panels = panelsOf(t.trace);
+    const data = powerData(v, t.trace, panels);
     const multi = t.trace.devices.length > 1;
+    const drawnPanels = TELEMETRY_PANELS.filter((p) => panels.includes(p.key)).map((p) => p.title);
     power.set(v.index, data
-      ? { state: 'drawn', svg: await renderSvg(powerSpec(multi), data, cache, `power-${multi}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings` }
+      ? { state: 'drawn', svg: await renderSvg(powerSpec(multi, panels), data, cache, `power-${multi}-${panels.join('+')}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings${drawnPanels.length ? `; under the power: ${drawnPanels.join(', ')}` : ''}` }
       : { state: 'missing', svg: null, note: 'no power readings to draw' });
   }
   const sweeps = servingSweepsOf(model);
@@ -403,13 +454,15 @@ export async function renderCharts(model: ReportModel, traces: Map<number, Trace
 
 export async function readTraces(model: ReportModel, runIndexes: number[]): Promise<Map<number, TraceOutcome>> {
   const out = new Map<number, TraceOutcome>();
-  // results cloned from one run share one samples file: read it once
+  // results cloned from one run share one samples file: read it once (per set of windows, which the per-device
+  // telemetry is folded over)
   const cache = new Map<string, Promise<TraceOutcome>>();
   await Promise.all(runIndexes.map(async (i) => {
     const v = model.runs[i]!;
-    const abs = samplesPathOf(v.path, v.result.rawSamples.file);
-    let p = cache.get(abs);
-    if (!p) { p = readPowerTrace(v.path, v.result.rawSamples.file); cache.set(abs, p); }
+    const windows = measuredWindows(v.result).map((w) => ({ startS: w.startS, endS: w.endS }));
+    const key = `${samplesPathOf(v.path, v.result.rawSamples.file)}\u0000${JSON.stringify(windows)}`;
+    let p = cache.get(key);
+    if (!p) { p = readPowerTrace(v.path, v.result.rawSamples.file, undefined, windows); cache.set(key, p); }
     out.set(i, await p);
   }));
   return out;
@@ -442,7 +495,7 @@ export async function buildReport(allResults: LoadedOk[], allInvalid: LoadedBad[
   const t2 = performance.now();
   const charts = await renderCharts(model, traces, max);
   const t3 = performance.now();
-  const view = buildView(model, invalid, charts, opts);
+  const view = buildView(model, invalid, charts, opts, deviceDiagnosticsOf(traces));
   const html = renderHtml(view);
   const t4 = performance.now();
   const md = renderMarkdown(view);

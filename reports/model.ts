@@ -5,7 +5,7 @@
 // chip measured by a device sensor and by an estimate is two rows, each visibly marked, because their figures are
 // not the same quantity. Columns are model size × workload kind. A cell pools every headline repetition of the runs
 // that fall into it.
-import type { Stats, WattbenchResult } from '../results/types.gen.js';
+import type { Diagnostics, Stats, WattbenchResult } from '../results/types.gen.js';
 // One definition of the statistics (mean, sd, Student-t CI): pooled cells use the same function as the run itself.
 import { describe as describeStats } from '../harness/stats.js';
 
@@ -458,4 +458,98 @@ export function servingSweepsOf(model: Pick<ReportModel, 'runs' | 'rows'>): Serv
     });
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Device telemetry: temperature, SM clocks, utilization, memory and throttle reasons over a run's measured windows.
+// The run's own figures come from the result (repetitions[].diagnostics, which harness/analyse.ts computes from the
+// samples inside each window, pooled over the run's devices); a per-device breakdown comes from the raw samples
+// (reports/trace.ts) in the same windows, folded by the same function, so the two cannot follow different rules.
+
+export interface Telemetry {
+  /** Windows (measured repetitions) that had any reading. */
+  windows: number;
+  maxTemperatureC: number | null;
+  smClockMinMHz: number | null;
+  smClockMaxMHz: number | null;
+  /** How far the SM clock fell from its highest reading to its lowest: (max − min) / max × 100. */
+  smClockDropPct: number | null;
+  /** Mean of the windows' mean utilization: each window counts once, whatever its length. */
+  meanUtilizationPct: number | null;
+  maxMemoryUsedMiB: number | null;
+  /** Every reason a device reported, in order of first appearance. */
+  throttleReasons: string[];
+  /** A reason was reported, or the result carries a THROTTLED warning (an older result may lack the reasons). */
+  throttled: boolean;
+}
+
+/** The repetitions whose windows were measured: completed, with a window (the ones analyse gives diagnostics). */
+export function measuredWindows(r: WattbenchResult): Array<{ repetition: number; startS: number; endS: number }> {
+  return r.repetitions.flatMap((rep) => (rep.status === 'ok' && rep.window ? [{ repetition: rep.index, startS: rep.window.startS, endS: rep.window.endS }] : []));
+}
+
+/** Fold per-window diagnostics into one figure set (max of maxima, min of minima, mean of means, union of reasons). */
+export function foldDiagnostics(perWindow: Diagnostics[], throttleWarned = false): Telemetry | null {
+  const num = (xs: Array<number | undefined>) => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const temps = num(perWindow.map((d) => d.maxTemperatureC));
+  const lows = num(perWindow.map((d) => d.minSmClockMHz));
+  const highs = num(perWindow.map((d) => d.maxSmClockMHz));
+  const utils = num(perWindow.map((d) => d.meanUtilizationPct));
+  const mems = num(perWindow.map((d) => d.maxMemoryUsedMiB));
+  const reasons = [...new Set(perWindow.flatMap((d) => d.throttleReasons ?? []))];
+  const windows = perWindow.filter((d) => Object.keys(d).length > 0).length;
+  if (!windows && !throttleWarned) return null;
+  const lo = lows.length ? Math.min(...lows) : null;
+  const hi = highs.length ? Math.max(...highs) : null;
+  return {
+    windows,
+    maxTemperatureC: temps.length ? Math.max(...temps) : null,
+    smClockMinMHz: lo, smClockMaxMHz: hi,
+    smClockDropPct: lo !== null && hi !== null && hi > 0 ? ((hi - lo) / hi) * 100 : null,
+    meanUtilizationPct: utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null,
+    maxMemoryUsedMiB: mems.length ? Math.max(...mems) : null,
+    throttleReasons: reasons,
+    throttled: reasons.length > 0 || throttleWarned,
+  };
+}
+
+/** A run's telemetry from its result; null when the result records none (no diagnostics, no THROTTLED warning). */
+export function runTelemetryOf(r: WattbenchResult): Telemetry | null {
+  const measured = new Set(measuredWindows(r).map((w) => w.repetition));
+  const diags = r.repetitions.flatMap((rep) => (measured.has(rep.index) && rep.diagnostics ? [rep.diagnostics] : []));
+  return foldDiagnostics(diags, r.warnings.some((w) => w.code === 'THROTTLED'));
+}
+
+export interface TelemetryRow {
+  runIndex: number;
+  /** null: the whole run (all its measured devices); otherwise one device, from the raw samples. */
+  deviceId: string | null;
+  /** Devices the run measured (the run row's scope). */
+  deviceCount: number;
+  telemetry: Telemetry | null;
+}
+
+/**
+ * The telemetry table: one row per run, followed by one row per device where the run measured several and its raw
+ * samples were read (`perDevice`: per run index, per device, one Diagnostics per window). Null when no run has any
+ * telemetry, so the reports leave the table out.
+ */
+export function telemetryRowsOf(runs: RunView[], perDevice: Map<number, Map<string, Diagnostics[]>> = new Map()): TelemetryRow[] | null {
+  const rows: TelemetryRow[] = [];
+  let any = false;
+  for (const v of runs) {
+    const t = runTelemetryOf(v.result);
+    const devs = perDevice.get(v.index);
+    const devRows: TelemetryRow[] = [];
+    if (devs && v.deviceCount > 1) {
+      // only the devices the run measured, in the result's order
+      for (const d of measuredDevices(v.result)) {
+        const dt = foldDiagnostics(devs.get(d.id) ?? []);
+        if (dt) devRows.push({ runIndex: v.index, deviceId: d.id, deviceCount: 1, telemetry: dt });
+      }
+    }
+    any ||= t !== null || devRows.length > 0;
+    rows.push({ runIndex: v.index, deviceId: null, deviceCount: v.deviceCount, telemetry: t }, ...devRows);
+  }
+  return any ? rows : null;
 }

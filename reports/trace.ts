@@ -1,17 +1,31 @@
-// Reads a run's raw samples file (results/samples.ts format) for the power-over-time chart. The only file the
-// report reads besides the result files themselves; a missing or unreadable file is a note in the report, never
-// a failure.
+// Reads a run's raw samples file (results/samples.ts format) for the power-over-time chart, its SM clock and
+// temperature panels, and the per-device telemetry rows. The only file the report reads besides the result files
+// themselves; a missing or unreadable file is a note in the report, never a failure.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { PowerTrace } from './charts.js';
+import type { Diagnostics } from '../results/types.gen.js';
+import type { PowerTrace, Series } from './charts.js';
 import { reduceSeries } from './charts.js';
 
-export type TraceOutcome = { state: 'ok'; trace: PowerTrace; file: string } | { state: 'missing'; reason: string; file: string };
+export type TraceOutcome =
+  | {
+    state: 'ok'; trace: PowerTrace; file: string;
+    /** Per device: one Diagnostics per measured window that had a reading (the result's shape, per device). */
+    windowDiagnostics: Map<string, Diagnostics[]>;
+  }
+  | { state: 'missing'; reason: string; file: string };
+
+/** A measured window on the run clock (reports/model.ts measuredWindows). */
+export interface TraceWindow { startS: number; endS: number }
 
 /** A samples file bigger than this is not drawn (a multi-hour run at 1 ms); the figures do not depend on it. */
 export const MAX_SAMPLES_BYTES = 512 * 1024 * 1024;
+
+// the result schema's bounds on throttle reasons: the samples file is not validated, so its strings are cut here
+const MAX_REASON_CHARS = 128;
+const MAX_REASONS = 64;
 
 export function samplesPathOf(resultPath: string, file: string): string {
   return resolve(dirname(resultPath), file);
@@ -27,7 +41,64 @@ function powerFromCounter(tS: number[], energyJ: number[]): { tS: number[]; powe
   return { tS: t, powerW: p };
 }
 
-export async function readPowerTrace(resultPath: string, file: string, maxPointsPerDevice = 1200): Promise<TraceOutcome> {
+/** One device's readings inside one window, folded as harness/analyse.ts folds a repetition's. */
+class WindowAcc {
+  maxTemp = -Infinity; minClk = Infinity; maxClk = -Infinity; maxMem = -Infinity; utilSum = 0; utilN = 0;
+  reasons = new Set<string>();
+  add(o: Reading): void {
+    if (o.temperatureC !== undefined) this.maxTemp = Math.max(this.maxTemp, o.temperatureC);
+    if (o.smClockMHz !== undefined) { this.minClk = Math.min(this.minClk, o.smClockMHz); this.maxClk = Math.max(this.maxClk, o.smClockMHz); }
+    if (o.memoryUsedMiB !== undefined) this.maxMem = Math.max(this.maxMem, o.memoryUsedMiB);
+    if (o.utilizationPct !== undefined) { this.utilSum += o.utilizationPct; this.utilN++; }
+    for (const r of o.throttleReasons ?? []) if (this.reasons.size < MAX_REASONS) this.reasons.add(r);
+  }
+  diagnostics(): Diagnostics {
+    const d: Diagnostics = {};
+    if (this.maxTemp > -Infinity) d.maxTemperatureC = this.maxTemp;
+    if (this.minClk < Infinity) { d.minSmClockMHz = this.minClk; d.maxSmClockMHz = this.maxClk; }
+    if (this.utilN) d.meanUtilizationPct = this.utilSum / this.utilN;
+    if (this.maxMem > -Infinity) d.maxMemoryUsedMiB = this.maxMem;
+    if (this.reasons.size) d.throttleReasons = [...this.reasons];
+    return d;
+  }
+}
+
+interface Reading { temperatureC?: number; smClockMHz?: number; memoryUsedMiB?: number; utilizationPct?: number; throttleReasons?: string[] }
+
+const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+
+/** The telemetry of one sample line, or null when it has none (the common case for power-only sources). */
+function readingOf(o: Record<string, unknown>): Reading | null {
+  const r: Reading = {};
+  let any = false;
+  for (const k of ['temperatureC', 'smClockMHz', 'memoryUsedMiB', 'utilizationPct'] as const) {
+    const x = finite(o[k]);
+    if (x !== undefined) { r[k] = x; any = true; }
+  }
+  if (Array.isArray(o.throttleReasons)) {
+    const rs = o.throttleReasons.filter((x): x is string => typeof x === 'string' && x !== '').slice(0, MAX_REASONS).map((x) => x.slice(0, MAX_REASON_CHARS));
+    if (rs.length) { r.throttleReasons = rs; any = true; }
+  }
+  return any ? r : null;
+}
+
+/** Indexes of the windows that hold time t (both edges included, as in harness/analyse.ts); windows sorted by start. */
+function windowsAt(windows: TraceWindow[], t: number): number[] {
+  let lo = 0, hi = windows.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (windows[mid]!.startS <= t) lo = mid + 1; else hi = mid; }
+  const out: number[] = [];
+  // windows do not overlap, but one may end exactly where the next starts
+  for (let k = lo - 1; k >= 0 && k >= lo - 2; k--) if (windows[k]!.endS >= t) out.push(k);
+  return out;
+}
+
+interface DeviceAcc {
+  tS: number[]; powerW: number[]; eT: number[]; eJ: number[];
+  clkT: number[]; clk: number[]; tempT: number[]; temp: number[];
+  windows: Array<WindowAcc | undefined>;
+}
+
+export async function readPowerTrace(resultPath: string, file: string, maxPointsPerDevice = 1200, windowsIn: TraceWindow[] = []): Promise<TraceOutcome> {
   if (isAbsolute(file)) return { state: 'missing', file, reason: `the result names its raw samples by an absolute path (${file}); the schema asks for one relative to the result file` };
   const path = samplesPathOf(resultPath, file);
   try {
@@ -37,40 +108,60 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
   } catch {
     return { state: 'missing', file, reason: `raw samples file ${file} was not found next to the result` };
   }
-  const byDev = new Map<string, { tS: number[]; powerW: number[]; eT: number[]; eJ: number[] }>();
+  const windows = [...windowsIn].sort((a, b) => a.startS - b.startS);
+  const byDev = new Map<string, DeviceAcc>();
   let count = 0;
   try {
     const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of rl) {
       // cheap pre-filter: most lines are samples, but events and phases need no parse
       if (!line.includes('"sample"')) continue;
-      let o: { type?: unknown; tS?: unknown; deviceId?: unknown; powerW?: unknown; energyJ?: unknown };
+      let o: Record<string, unknown>;
       try { o = JSON.parse(line); } catch { continue; /* a line cut by a crash */ }
-      if (o.type !== 'sample' || typeof o.tS !== 'number' || !Number.isFinite(o.tS)) continue;
+      if (!o || o.type !== 'sample' || typeof o.tS !== 'number' || !Number.isFinite(o.tS)) continue;
+      const t = o.tS;
       const dev = String(o.deviceId ?? '?');
       let d = byDev.get(dev);
-      if (!d) byDev.set(dev, (d = { tS: [], powerW: [], eT: [], eJ: [] }));
-      if (typeof o.powerW === 'number' && Number.isFinite(o.powerW)) { d.tS.push(o.tS); d.powerW.push(o.powerW); count++; }
-      else if (typeof o.energyJ === 'number' && Number.isFinite(o.energyJ)) { d.eT.push(o.tS); d.eJ.push(o.energyJ); count++; }
+      if (!d) byDev.set(dev, (d = { tS: [], powerW: [], eT: [], eJ: [], clkT: [], clk: [], tempT: [], temp: [], windows: [] }));
+      if (typeof o.powerW === 'number' && Number.isFinite(o.powerW)) { d.tS.push(t); d.powerW.push(o.powerW); count++; }
+      else if (typeof o.energyJ === 'number' && Number.isFinite(o.energyJ)) { d.eT.push(t); d.eJ.push(o.energyJ); count++; }
+      const reading = readingOf(o);
+      if (!reading) continue;
+      if (reading.smClockMHz !== undefined) { d.clkT.push(t); d.clk.push(reading.smClockMHz); }
+      if (reading.temperatureC !== undefined) { d.tempT.push(t); d.temp.push(reading.temperatureC); }
+      for (const k of windowsAt(windows, t)) (d.windows[k] ??= new WindowAcc()).add(reading);
     }
   } catch (err) {
     return { state: 'missing', file, reason: `raw samples ${file} could not be read: ${(err as Error).message}` };
   }
   const devices: PowerTrace['devices'] = [];
+  const windowDiagnostics = new Map<string, Diagnostics[]>();
   for (const [deviceId, d] of [...byDev.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const s = d.tS.length ? sortByTime(d.tS, d.powerW) : powerFromCounter(...(Object.values(sortByTime(d.eT, d.eJ)) as [number[], number[]]));
-    if (!s.tS.length) continue;
-    const r = reduceSeries(s.tS, s.powerW, maxPointsPerDevice);
-    devices.push({ deviceId, tS: r.tS, powerW: r.powerW });
+    const diags = d.windows.flatMap((w) => (w ? [w.diagnostics()] : []));
+    if (diags.length) windowDiagnostics.set(deviceId, diags);
+    const p = d.tS.length ? sortByTime(d.tS, d.powerW) : (() => { const c = sortByTime(d.eT, d.eJ); return renamed(powerFromCounter(c.tS, c.values)); })();
+    if (!p.tS.length) continue;
+    const r = reduceSeries(p.tS, p.values, maxPointsPerDevice);
+    // the panels are reduced like the power trace: first, lowest, highest and last reading per time bucket
+    const panel = (tS: number[], v: number[]): Series | undefined => {
+      if (!tS.length) return undefined;
+      const s = sortByTime(tS, v);
+      const x = reduceSeries(s.tS, s.values, maxPointsPerDevice);
+      return { tS: x.tS, values: x.powerW };
+    };
+    const smClockMHz = panel(d.clkT, d.clk), temperatureC = panel(d.tempT, d.temp);
+    devices.push({ deviceId, tS: r.tS, powerW: r.powerW, ...(smClockMHz ? { smClockMHz } : {}), ...(temperatureC ? { temperatureC } : {}) });
   }
   if (!devices.length) return { state: 'missing', file, reason: `raw samples ${file} holds no power readings` };
-  return { state: 'ok', file, trace: { devices, sampleCount: count } };
+  return { state: 'ok', file, trace: { devices, sampleCount: count }, windowDiagnostics };
 }
 
-function sortByTime(t: number[], v: number[]): { tS: number[]; powerW: number[] } {
+const renamed = (s: { tS: number[]; powerW: number[] }) => ({ tS: s.tS, values: s.powerW });
+
+function sortByTime(t: number[], v: number[]): { tS: number[]; values: number[] } {
   let sorted = true;
   for (let i = 1; i < t.length && sorted; i++) if (t[i]! < t[i - 1]!) sorted = false;
-  if (sorted) return { tS: t, powerW: v };
+  if (sorted) return { tS: t, values: v };
   const idx = t.map((_, i) => i).sort((a, b) => t[a]! - t[b]!);
-  return { tS: idx.map((i) => t[i]!), powerW: idx.map((i) => v[i]!) };
+  return { tS: idx.map((i) => t[i]!), values: idx.map((i) => v[i]!) };
 }

@@ -10,12 +10,15 @@
 //   est       the estimate source (host CPU, scope 'estimated', grade D), smoke
 // Device and model-size names carry HTML payloads on purpose: the reports must show them as text.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, runCli, resultFiles, writeConstantTrace } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
+import { reanalyse } from '../../harness/commands/analyse.js';
+import type { Sample, SampleRecord } from '../../results/samples.js';
+import type { WattbenchResult } from '../../results/types.gen.js';
 
 export const XSS_CHIP = 'Chip B <script>window.__xss=1</script>';
 export const XSS_SIZE = 'tiny"><img src=x onerror="window.__xss=2">';
@@ -177,4 +180,48 @@ export async function runServe(o: ServeRunOptions): Promise<string[]> {
     '--idle', '0.3', '--cooldown', '0', '--quiet', '--repetitions', String(o.repetitions ?? 2), '--out', o.out, ...(o.extra ?? [])], { timeoutMs: 180_000 });
   if (r.exitCode !== 0) throw new Error(`wattbench serve failed (${r.exitCode}): ${r.stderr}\n${r.stdout}`);
   return resultFiles(o.out);
+}
+
+/** What a test adds to a raw sample's record: any of the telemetry fields of results/samples.ts Sample. */
+export type SampleTelemetry = Pick<Sample, 'temperatureC' | 'smClockMHz' | 'memClockMHz' | 'utilizationPct' | 'memoryUsedMiB' | 'throttleReasons'>;
+
+/**
+ * A copy of a real result whose raw samples carry device telemetry (the replay source records power only): every
+ * sample record of the source gets `telemetry(sample)`, and the run is re-analysed from the rewritten samples by
+ * the real `wattbench analyse` code, so its repetitions' diagnostics and THROTTLED warnings are the harness's own.
+ * Written under `dir` as RUNID.json beside RUNID.samples.jsonl, validated. Returns the result file.
+ */
+export async function withTelemetry(src: string, dir: string, runId: string, telemetry: (s: Sample) => SampleTelemetry): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const original = JSON.parse(await readFile(src, 'utf8')) as WattbenchResult;
+  const lines = (await readFile(join(dirname(src), original.rawSamples.file), 'utf8')).split('\n').filter((l) => l.trim());
+  const samplesFile = `${runId}.samples.jsonl`;
+  await writeFile(join(dir, samplesFile), lines.map((l) => {
+    const rec = JSON.parse(l) as SampleRecord;
+    return JSON.stringify(rec.type === 'sample' ? { ...rec, ...telemetry(rec) } : rec);
+  }).join('\n') + '\n');
+  const out = join(dir, `${runId}.json`);
+  const redone = await reanalyse({ ...original, runId, rawSamples: { ...original.rawSamples, file: samplesFile } }, out);
+  const v = validateResult(redone);
+  if (!v.ok) throw new Error(`re-analysed result is invalid: ${JSON.stringify(v.problems)}`);
+  await writeFile(out, JSON.stringify(redone, null, 2) + '\n');
+  return out;
+}
+
+/**
+ * A real `wattbench run` on the nvidia-smi source, with tests/fakes/nvidia/nvidia-smi first on PATH replaying
+ * `captureCsv` (the `-lms` CSV format, looped): power, temperature, clocks, utilization, memory and the clock-event
+ * mask go through the real driver's parser. Returns the result file (RUNID.json in `out`).
+ */
+export async function runNvidiaSmiFake(o: { out: string; runId: string; captureCsv: string; extra?: string[] }): Promise<string> {
+  await mkdir(o.out, { recursive: true });
+  const fake = join(ROOT, 'tests', 'fakes', 'nvidia');
+  chmodSync(join(fake, 'nvidia-smi'), 0o755); // a checkout may drop the bit
+  // the capture sits beside the results folder: `wattbench report` reads every .json inside it
+  const capture = join(o.out, '..', `${o.runId}.capture.csv`);
+  await writeFile(capture, o.captureCsv);
+  const r = await runCli(['run', '--source', 'nvidia-smi', '--source-opt', 'stdbuf=false', '--idle', '0.5', '--repetitions', '2', '--cooldown', '0', '--set', 'durationS=1',
+    '--quiet', '--run-id', o.runId, '--out', o.out, ...(o.extra ?? [])], { env: { PATH: `${fake}:${process.env.PATH ?? ''}`, FAKE_NVSMI_CAPTURE: capture }, timeoutMs: 180_000 });
+  if (r.exitCode !== 0) throw new Error(`wattbench run (fake nvidia-smi) failed (${r.exitCode}): ${r.stderr}\n${r.stdout}`);
+  return join(o.out, `${o.runId}.json`);
 }
