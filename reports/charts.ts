@@ -9,11 +9,21 @@ import { cellKey } from './model.js';
 /** A telemetry reading over time (SM clock, temperature), reduced for drawing like the power trace. */
 export interface Series { tS: number[]; values: number[] }
 
+/** A span on the run clock, both ends in seconds. */
+export interface Interval { startS: number; endS: number }
+
 export interface PowerTrace {
-  /** One series per device, already reduced for drawing; the panels' series only where the samples carry them. */
-  devices: Array<{ deviceId: string; tS: number[]; powerW: number[]; smClockMHz?: Series; temperatureC?: Series }>;
+  /**
+   * One series per device, already reduced for drawing; the panels' series only where the samples carry them.
+   * `throttled`: where the device's samples carry throttle readings, the periods with an active reason (empty when
+   * it never throttled), merged to the chart's pixel resolution.
+   */
+  devices: Array<{ deviceId: string; tS: number[]; powerW: number[]; smClockMHz?: Series; temperatureC?: Series; throttled?: Interval[] }>;
   sampleCount: number;
 }
+
+/** Plot width of the power chart and its panels: the resolution the throttled periods are merged to. */
+export const POWER_CHART_WIDTH_PX = 860;
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 // Colour-blind-safe categorical palette (Okabe & Ito), then Tableau 10 for more chips.
@@ -253,9 +263,14 @@ export const TELEMETRY_PANELS = [
 ] as const;
 export type PanelKey = (typeof TELEMETRY_PANELS)[number]['key'];
 
-/** Which telemetry panels a trace can fill. */
-export function panelsOf(trace: PowerTrace): PanelKey[] {
-  return TELEMETRY_PANELS.filter((p) => trace.devices.some((d) => d[p.key]?.tS.length)).map((p) => p.key);
+/** What a power chart can draw besides the power: the telemetry panels, and the band of throttled periods. */
+export type ChartPart = PanelKey | 'throttled';
+
+/** Which telemetry parts a trace can fill: the panels its samples carry, and the band where a device throttled. */
+export function panelsOf(trace: PowerTrace): ChartPart[] {
+  const parts: ChartPart[] = TELEMETRY_PANELS.filter((p) => trace.devices.some((d) => d[p.key]?.tS.length)).map((p) => p.key);
+  if (trace.devices.some((d) => d.throttled?.length)) parts.push('throttled');
+  return parts;
 }
 
 /**
@@ -263,8 +278,10 @@ export function panelsOf(trace: PowerTrace): PanelKey[] {
  * (see powerData). The x scale is the union of the samples, the windows and the idle period. With `panels`, the
  * SM clock and temperature are drawn in short panels underneath, on the same x scale and with the same window
  * shading, so a clock drop or a hot spot lines up with the power it came with; without, the chart is as it was.
+ * With 'throttled', a thin band under the SM clock panel (under the power when there is none) marks when each
+ * device reported an active throttle reason, one lane per device that reports them, captioned "throttled".
  */
-export function powerSpec(multiDevice: boolean, panels: PanelKey[] = []): Spec {
+export function powerSpec(multiDevice: boolean, panels: ChartPart[] = []): Spec {
   const x = { field: 'tS', type: 'quantitative', title: 'time on the run clock (s)', scale: { nice: false, zero: false } };
   const shading = (xx: Record<string, unknown>) => [
     { data: { name: 'idleSpan' }, mark: { type: 'rect', color: '#d8dee9', opacity: 0.55 }, encoding: { x: { ...xx, field: 'startS' }, x2: { field: 'endS' } } },
@@ -297,19 +314,35 @@ export function powerSpec(multiDevice: boolean, panels: PanelKey[] = []): Spec {
   ];
   const datasets = { samples: [], windows: [], idleSpan: [], levels: [] };
   const wanted = TELEMETRY_PANELS.filter((p) => panels.includes(p.key));
-  if (!wanted.length) return { width: 860, height: 170, datasets, layer: powerLayers(x, LEGEND), resolve: { scale: { color: 'independent' } } };
+  const throttled = panels.includes('throttled');
+  if (!wanted.length && !throttled) return { width: POWER_CHART_WIDTH_PX, height: 170, datasets, layer: powerLayers(x, LEGEND), resolve: { scale: { color: 'independent' } } };
   // one time axis, under the last panel; the ones above keep their grid lines so the eye can follow a moment down
   const inner = { ...x, axis: { title: null, labels: false, ticks: false } };
-  const bottom = (i: number) => i === wanted.length - 1;
+  // the throttled band goes right under the SM clock, where the drop it explains shows (findIndex -1: under the power)
+  const rows: Array<(typeof wanted)[number] | 'band'> = [...wanted];
+  if (throttled) rows.splice(wanted.findIndex((p) => p.key === 'smClockMHz') + 1, 0, 'band');
+  const bottom = (i: number) => i === rows.length - 1;
+  // one lane per device that reports throttle readings, unlabelled (the colour and the legend say which device);
+  // the caption is the axis title, level with the band: a band this short has no room for a rotated one
+  const lane = { field: 'device', type: 'nominal', title: 'throttled', axis: { labels: false, ticks: false, domain: false, grid: false, titleAngle: 0, titleAlign: 'right', titleBaseline: 'middle', titleFontSize: 11, titlePadding: 6 } };
+  const band = (xx: Record<string, unknown>) => ({
+    width: POWER_CHART_WIDTH_PX, height: { step: 9 },
+    layer: [
+      // the lane itself, so a device that reported readings and never throttled shows an empty lane
+      { data: { name: 'throttleLanes' }, mark: { type: 'rect', color: '#eef1f5' }, encoding: { y: lane } },
+      // the description is what a screen reader says for a mark (vega's default would read the axis titles)
+      { data: { name: 'throttled' }, mark: { type: 'rect' }, encoding: { x: { ...xx, field: 'startS' }, x2: { field: 'endS' }, y: lane, ...deviceColor(LEGEND), description: { field: 'label' } } },
+    ],
+  });
   return {
-    datasets: { ...datasets, ...Object.fromEntries(wanted.map((p) => [p.dataset, []])) },
+    datasets: { ...datasets, ...Object.fromEntries(wanted.map((p) => [p.dataset, []])), ...(throttled ? { throttled: [], throttleLanes: [] } : {}) },
     // flush: the rows are laid out by their plot areas (the hidden axes of the upper panels would otherwise each
     // keep room for the labels of the bottom one)
     spacing: 14, bounds: 'flush',
     vconcat: [
-      { width: 860, height: 170, layer: powerLayers(inner, LEGEND) },
-      ...wanted.map((p, i) => ({
-        width: 860, height: 72,
+      { width: POWER_CHART_WIDTH_PX, height: 170, layer: powerLayers(inner, LEGEND) },
+      ...rows.map((p, i) => (p === 'band' ? band(bottom(i) ? x : inner) : {
+        width: POWER_CHART_WIDTH_PX, height: 72,
         layer: [
           ...shading(bottom(i) ? x : inner),
           {
@@ -332,7 +365,7 @@ export function powerSpec(multiDevice: boolean, panels: PanelKey[] = []): Spec {
   };
 }
 
-export function powerData(run: RunView, trace: PowerTrace, panels: PanelKey[] = []): Record<string, unknown[]> | null {
+export function powerData(run: RunView, trace: PowerTrace, panels: ChartPart[] = []): Record<string, unknown[]> | null {
   const samples = trace.devices.flatMap((d) => d.tS.map((t, i) => ({ device: d.deviceId, tS: t, powerW: d.powerW[i] })));
   if (!samples.length) return null;
   const r = run.result;
@@ -344,6 +377,34 @@ export function powerData(run: RunView, trace: PowerTrace, panels: PanelKey[] = 
   for (const p of TELEMETRY_PANELS) {
     if (!panels.includes(p.key)) continue;
     out[p.dataset] = trace.devices.flatMap((d) => { const s = d[p.key]; return s ? s.tS.map((t, i) => ({ device: d.deviceId, tS: t, value: s.values[i] })) : []; });
+  }
+  if (panels.includes('throttled')) {
+    const s = (x: number) => `${Number(x.toFixed(2))} s`;
+    out.throttled = trace.devices.flatMap((d) => (d.throttled ?? []).map((iv) => ({ device: d.deviceId, startS: iv.startS, endS: iv.endS, label: `${d.deviceId} throttled from ${s(iv.startS)} to ${s(iv.endS)}` })));
+    out.throttleLanes = trace.devices.flatMap((d) => (d.throttled ? [{ device: d.deviceId }] : []));
+  }
+  return out;
+}
+
+/**
+ * Reduce a device's throttled periods (sorted, not overlapping) for drawing, as reduceSeries does a long series:
+ * periods less than `resolutionS` (one pixel of the chart) apart merge, and one shorter than that is widened to it,
+ * not past `untilS`, so a one-reading throttle in a long run still shows, as a one-pixel mark, the way
+ * reduceSeries keeps a one-reading spike. Every mark and every gap is then at least a pixel wide, which bounds the
+ * marks by the chart's width. Pure.
+ */
+export function reduceIntervals(intervals: Interval[], resolutionS: number, untilS = Infinity): Interval[] {
+  if (!(resolutionS > 0)) return intervals.map((iv) => ({ ...iv }));
+  const out: Interval[] = [];
+  for (const iv of intervals) {
+    let { startS, endS } = iv;
+    if (endS - startS < resolutionS) {
+      endS = Math.min(startS + resolutionS, Math.max(untilS, endS));
+      startS = Math.min(startS, endS - resolutionS);
+    }
+    const last = out[out.length - 1];
+    if (last && startS - last.endS < resolutionS) last.endS = Math.max(last.endS, endS);
+    else out.push({ startS, endS });
   }
   return out;
 }

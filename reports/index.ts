@@ -440,7 +440,7 @@ export async function renderCharts(model: ReportModel, traces: Map<number, Trace
     const multi = t.trace.devices.length > 1;
     const drawnPanels = TELEMETRY_PANELS.filter((p) => panels.includes(p.key)).map((p) => p.title);
     power.set(v.index, data
-      ? { state: 'drawn', svg: await renderSvg(powerSpec(multi, panels), data, cache, `power-${multi}-${panels.join('+')}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings${drawnPanels.length ? `; under the power: ${drawnPanels.join(', ')}` : ''}` }
+      ? { state: 'drawn', svg: await renderSvg(powerSpec(multi, panels), data, cache, `power-${multi}-${panels.join('+')}`), note: `${t.trace.sampleCount.toLocaleString('en-US')} readings${drawnPanels.length || panels.includes('throttled') ? `; under the power: ${[...drawnPanels, ...(panels.includes('throttled') ? ['throttled periods'] : [])].join(', ')}` : ''}` }
       : { state: 'missing', svg: null, note: 'no power readings to draw' });
   }
   const sweeps = servingSweepsOf(model);

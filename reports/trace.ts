@@ -1,13 +1,13 @@
 // Reads a run's raw samples file (results/samples.ts format) for the power-over-time chart, its SM clock and
-// temperature panels, and the per-device telemetry rows. The only file the report reads besides the result files
-// themselves; a missing or unreadable file is a note in the report, never a failure.
+// temperature panels and throttled band, and the per-device telemetry rows. The only file the report reads besides
+// the result files themselves; a missing or unreadable file is a note in the report, never a failure.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Diagnostics } from '../results/types.gen.js';
-import type { PowerTrace, Series } from './charts.js';
-import { reduceSeries } from './charts.js';
+import type { Interval, PowerTrace, Series } from './charts.js';
+import { POWER_CHART_WIDTH_PX, reduceIntervals, reduceSeries } from './charts.js';
 
 export type TraceOutcome =
   | {
@@ -92,9 +92,29 @@ function windowsAt(windows: TraceWindow[], t: number): number[] {
   return out;
 }
 
+/**
+ * The periods in which a device reported an active throttle reason, from its throttle readings in time order
+ * (`active[i]`: the reading at tS[i] named a reason). Consecutive throttled readings are one period, which ends at
+ * the next reading without a reason; a period still open at the last reading ends at `endS`, the end of the
+ * device's trace (nothing later says it stopped, and nothing says it went on).
+ */
+export function throttledIntervals(tS: number[], active: boolean[], endS: number): Interval[] {
+  const out: Interval[] = [];
+  let startS: number | undefined;
+  for (let i = 0; i < tS.length; i++) {
+    if (active[i]) startS ??= tS[i]!;
+    else if (startS !== undefined) { out.push({ startS, endS: tS[i]! }); startS = undefined; }
+  }
+  if (startS !== undefined) out.push({ startS, endS: Math.max(startS, endS) });
+  return out;
+}
+
 interface DeviceAcc {
   tS: number[]; powerW: number[]; eT: number[]; eJ: number[];
   clkT: number[]; clk: number[]; tempT: number[]; temp: number[];
+  /** Throttle readings: only samples that carry the field, since a sample without it says nothing either way. */
+  thrT: number[]; thr: boolean[];
+  lastS: number;
   windows: Array<WindowAcc | undefined>;
 }
 
@@ -110,7 +130,7 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
   }
   const windows = [...windowsIn].sort((a, b) => a.startS - b.startS);
   const byDev = new Map<string, DeviceAcc>();
-  let count = 0;
+  let count = 0, firstS = Infinity, lastS = -Infinity;
   try {
     const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of rl) {
@@ -122,10 +142,15 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
       const t = o.tS;
       const dev = String(o.deviceId ?? '?');
       let d = byDev.get(dev);
-      if (!d) byDev.set(dev, (d = { tS: [], powerW: [], eT: [], eJ: [], clkT: [], clk: [], tempT: [], temp: [], windows: [] }));
+      if (!d) byDev.set(dev, (d = { tS: [], powerW: [], eT: [], eJ: [], clkT: [], clk: [], tempT: [], temp: [], thrT: [], thr: [], lastS: -Infinity, windows: [] }));
+      if (t > d.lastS) d.lastS = t;
+      if (t < firstS) firstS = t;
+      if (t > lastS) lastS = t;
       if (typeof o.powerW === 'number' && Number.isFinite(o.powerW)) { d.tS.push(t); d.powerW.push(o.powerW); count++; }
       else if (typeof o.energyJ === 'number' && Number.isFinite(o.energyJ)) { d.eT.push(t); d.eJ.push(o.energyJ); count++; }
       const reading = readingOf(o);
+      // an empty list (or one with nothing usable) is a reading too: no reason active, so a throttled period ends
+      if (Array.isArray(o.throttleReasons)) { d.thrT.push(t); d.thr.push(reading?.throttleReasons !== undefined); }
       if (!reading) continue;
       if (reading.smClockMHz !== undefined) { d.clkT.push(t); d.clk.push(reading.smClockMHz); }
       if (reading.temperatureC !== undefined) { d.tempT.push(t); d.temp.push(reading.temperatureC); }
@@ -136,6 +161,8 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
   }
   const devices: PowerTrace['devices'] = [];
   const windowDiagnostics = new Map<string, Diagnostics[]>();
+  // one pixel of the chart, near enough: its x scale spans at least the samples
+  const pixelS = lastS > firstS ? (lastS - firstS) / POWER_CHART_WIDTH_PX : 0;
   for (const [deviceId, d] of [...byDev.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     const diags = d.windows.flatMap((w) => (w ? [w.diagnostics()] : []));
     if (diags.length) windowDiagnostics.set(deviceId, diags);
@@ -150,7 +177,9 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
       return { tS: x.tS, values: x.powerW };
     };
     const smClockMHz = panel(d.clkT, d.clk), temperatureC = panel(d.tempT, d.temp);
-    devices.push({ deviceId, tS: r.tS, powerW: r.powerW, ...(smClockMHz ? { smClockMHz } : {}), ...(temperatureC ? { temperatureC } : {}) });
+    const thr = d.thrT.length ? sortByTime(d.thrT, d.thr) : undefined;
+    const throttled = thr && reduceIntervals(throttledIntervals(thr.tS, thr.values, d.lastS), pixelS, d.lastS);
+    devices.push({ deviceId, tS: r.tS, powerW: r.powerW, ...(smClockMHz ? { smClockMHz } : {}), ...(temperatureC ? { temperatureC } : {}), ...(throttled ? { throttled } : {}) });
   }
   if (!devices.length) return { state: 'missing', file, reason: `raw samples ${file} holds no power readings` };
   return { state: 'ok', file, trace: { devices, sampleCount: count }, windowDiagnostics };
@@ -158,7 +187,7 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
 
 const renamed = (s: { tS: number[]; powerW: number[] }) => ({ tS: s.tS, values: s.powerW });
 
-function sortByTime(t: number[], v: number[]): { tS: number[]; values: number[] } {
+function sortByTime<T>(t: number[], v: T[]): { tS: number[]; values: T[] } {
   let sorted = true;
   for (let i = 1; i < t.length && sorted; i++) if (t[i]! < t[i - 1]!) sorted = false;
   if (sorted) return { tS: t, values: v };

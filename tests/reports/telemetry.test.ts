@@ -7,6 +7,7 @@
 //   tele-b    the shared two-device replay run (b-smoke), its samples given known telemetry and re-analysed by the
 //             real `wattbench analyse` code; device 0 throttles late in every window with a hostile reason string
 // plus the shared runs without any telemetry, which must show "–" and draw their power charts as before.
+// Both telemetry runs throttle, so their charts also carry the band of throttled periods under the SM clock.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,9 @@ import type { WattbenchResult } from '../../results/types.gen.js';
 import { fmtMiB, fmtReading, mdEscape } from '../../reports/format.js';
 import { collectResults } from '../../harness/collect.js';
 import { buildReport } from '../../reports/index.js';
-import { readPowerTrace } from '../../reports/trace.js';
+import { readPowerTrace, throttledIntervals } from '../../reports/trace.js';
+import { panelsOf, PALETTE, POWER_CHART_WIDTH_PX, powerData, powerSpec, reduceIntervals, renderSvg, type Interval, type PowerTrace } from '../../reports/charts.js';
+import { buildRunViews, type RunView } from '../../reports/model.js';
 
 /** A throttle reason is data: markup, Markdown syntax, a table pipe and a spreadsheet formula, all at once. */
 const HOSTILE = '=HYPERLINK("http://x")<img src=x onerror="window.__xss=3">|*_`';
@@ -54,6 +57,34 @@ const NV_CAPTURE = `timestamp, index, power.draw [W], power.draw.instant [W], te
 `;
 
 type Window = { startS: number; endS: number };
+
+/**
+ * The throttled periods the chart should mark, per device, straight from the samples: readings that carry a
+ * throttleReasons list, in time order; a stretch of non-empty lists runs until the next empty one, or to the
+ * device's last sample. Written as grouping, not as the report's loop, so the two can disagree.
+ */
+function expectedThrottle(samples: Sample[]): Map<string, Interval[]> {
+  const out = new Map<string, Interval[]>();
+  for (const dev of [...new Set(samples.map((s) => s.deviceId))].sort()) {
+    const mine = samples.filter((s) => s.deviceId === dev).sort((a, b) => a.tS - b.tS);
+    const readings = mine.filter((s) => Array.isArray(s.throttleReasons));
+    if (!readings.length) continue;
+    const periods: Interval[] = [];
+    readings.forEach((s, i) => {
+      const on = s.throttleReasons!.length > 0, wasOn = i > 0 && readings[i - 1]!.throttleReasons!.length > 0;
+      if (on && !wasOn) periods.push({ startS: s.tS, endS: NaN });
+      if (!on && wasOn) periods[periods.length - 1]!.endS = s.tS;
+    });
+    if (periods.length && Number.isNaN(periods[periods.length - 1]!.endS)) periods[periods.length - 1]!.endS = mine[mine.length - 1]!.tS;
+    out.set(dev, periods);
+  }
+  return out;
+}
+/** The screen-reader text of a throttled mark, as the chart writes it (seconds to two decimals). */
+const throttleLabel = (dev: string, iv: Interval) => `${dev} throttled from ${Number(iv.startS.toFixed(2))} s to ${Number(iv.endS.toFixed(2))} s`;
+/** The <path> marks of one layer of a chart row (concat_<row>_layer_<layer>). */
+const marksOf = (svg: string, row: number, layer: number) =>
+  [...(new RegExp(`concat_${row}_layer_${layer}_marks"[^>]*>([\\s\\S]*?)</g>`).exec(svg)?.[1] ?? '').matchAll(/<path aria-label="([^"]*)"[^>]*fill="([^"]*)"/g)].map((m) => ({ label: m[1]!, fill: m[2]! }));
 const measured = (r: WattbenchResult): Window[] => r.repetitions.flatMap((x) => (x.status === 'ok' && x.window ? [x.window] : []));
 const inWindow = (ws: Window[], t: number) => ws.find((w) => t >= w.startS && t <= w.endS);
 
@@ -258,8 +289,8 @@ describe('wattbench report with device telemetry', () => {
       const f = figureOf(runId);
       has(f, '<tspan>SM clock</tspan><tspan x="0" dy="13">(MHz)</tspan>');
       has(f, '<tspan>temperature</tspan><tspan x="0" dy="13">(°C)</tspan>');
-      // three panels, each with one line per device
-      for (const k of [0, 1, 2]) expect(f.match(new RegExp(`concat_${k}_layer_\\d+_marks" role="graphics-object" aria-roledescription="line mark container"`, 'g'))?.length ?? 0, `panel ${k}`).toBe(devices);
+      // three panels, each with one line per device (both runs throttle: the band is row 2, under the SM clock)
+      for (const k of [0, 1, 3]) expect(f.match(new RegExp(`concat_${k}_layer_\\d+_marks" role="graphics-object" aria-roledescription="line mark container"`, 'g'))?.length ?? 0, `panel ${k}`).toBe(devices);
       expect(f.match(/aria-roledescription="line mark"/g)).toHaveLength(3 * devices);
       // the measured windows are shaded at the same x positions in every panel
       const shading = (k: number) => {
@@ -268,7 +299,7 @@ describe('wattbench report with device telemetry', () => {
       };
       expect(shading(0)).toHaveLength((runId === 'nv-tele' ? nv : tele).repetitions.filter((x) => x.window).length);
       expect(shading(1)).toEqual(shading(0));
-      expect(shading(2)).toEqual(shading(0));
+      expect(shading(3)).toEqual(shading(0));
       // the panels share the power panel's left edge
       const xs = [...f.matchAll(/concat_\d_group"[^>]*><g transform="translate\(([\d.]+),/g)].map((m) => m[1]);
       expect(new Set(xs).size).toBe(1);
@@ -284,6 +315,41 @@ describe('wattbench report with device telemetry', () => {
     expect(plain.match(/aria-roledescription="line mark"/g)).toHaveLength(1);
     const height = (f: string) => Number(/<svg[^>]* height="([\d.]+)"/.exec(f)![1]);
     expect(height(plain)).toBeLessThan(height(figureOf('tele-b')));
+  });
+
+  it('marks the throttled periods in a band under the SM clock: one mark per period, in the device colour; none for runs that never throttled', () => {
+    for (const [runId, samples, devices] of [['nv-tele', nvSamples, ['nvidia-smi:0']], ['tele-b', teleSamples, ['replay:0', 'replay:1']]] as const) {
+      const f = figureOf(runId);
+      const periods = expectedThrottle(samples);
+      expect([...periods.keys()]).toEqual(devices);
+      // the designed inputs throttle in several periods more than a pixel apart, so none merges; a period shorter
+      // than a pixel (a throttled last reading: it ends where it starts) is drawn one pixel wide, up to its end
+      const pixelS = (Math.max(...samples.map((s) => s.tS)) - Math.min(...samples.map((s) => s.tS))) / POWER_CHART_WIDTH_PX;
+      const drawn = (p: Interval) => (p.endS - p.startS < pixelS ? { startS: p.endS - pixelS, endS: p.endS } : p);
+      for (const ps of periods.values()) {
+        expect(ps.length).toBeGreaterThan(1);
+        ps.forEach((p, i) => { if (i) expect(p.startS - ps[i - 1]!.endS).toBeGreaterThan(pixelS); });
+      }
+      // row 2, right under the SM clock (row 1): a lane per device, then the marks, each named for its period
+      has(f, '>throttled</text>');
+      expect(marksOf(f, 2, 0)).toHaveLength(devices.length);
+      const marks = marksOf(f, 2, 1);
+      expect(marks.map((m) => m.label)).toEqual(devices.flatMap((d) => periods.get(d)!.map((p) => throttleLabel(d, drawn(p)))));
+      // no mark is too thin to see
+      for (const w of [...f.matchAll(/throttled from [^"]*"[^>]*d="M[\d.]+,0h([\d.]+)v/g)].map((m) => Number(m[1]))) expect(w).toBeGreaterThan(0.5);
+      // a single device keeps the line's colour; several take the shared device scale, as their lines do
+      for (const m of marks) expect(m.fill).toBe(PALETTE[devices.findIndex((d) => m.label.startsWith(`${d} `))]);
+    }
+    // tele-b throttles to the end of its trace (the cooldown reports hw_slowdown): the last period runs to the last sample
+    const last = expectedThrottle(teleSamples).get('replay:0')!.at(-1)!;
+    expect(last.endS).toBe(Math.max(...teleSamples.filter((s) => s.deviceId === 'replay:0').map((s) => s.tS)));
+    expect(last.endS - last.startS).toBeGreaterThan(0);
+    // the chart draws periods, not reasons: the hostile reason string is not in it
+    hasNot(figureOf('tele-b'), 'HYPERLINK');
+    hasNot(figureOf(aSmoke.runId), 'throttled');
+    // no run of the shared set reports throttle readings: only the two telemetry runs' charts have a band
+    const figs = html.match(/<figure class="chart power"[\s\S]*?<\/figure>/g)!;
+    expect(figs.filter((x) => x.includes('>throttled</text>')).length).toBe(2);
   });
 });
 
@@ -340,5 +406,122 @@ describe('a report without any telemetry', () => {
     const est = rs.find((r) => r[h!.indexOf('sources')] === 'estimate')!;
     expect(est[h!.indexOf('throttled')]).toBe('no');
     expect(Number(est[h!.indexOf('meanUtilizationPct')])).toBeGreaterThan(0);
+  });
+});
+
+describe('throttled periods for the power chart', () => {
+  it('consecutive throttled readings are one period, ending at the next clean reading; a throttled last reading ends at the trace end', () => {
+    const tS = [0, 1, 2, 3, 4, 5, 6, 7];
+    const on = [false, true, true, false, true, false, true, true];
+    expect(throttledIntervals(tS, on, 9.5)).toEqual([{ startS: 1, endS: 3 }, { startS: 4, endS: 5 }, { startS: 6, endS: 9.5 }]);
+    expect(throttledIntervals(tS, on.map(() => false), 9.5)).toEqual([]);
+    expect(throttledIntervals(tS, on.map(() => true), 7)).toEqual([{ startS: 0, endS: 7 }]);
+    // one throttled reading, the last of the trace: a period that starts and ends there (the chart widens it)
+    expect(throttledIntervals([0, 1, 2], [false, false, true], 2)).toEqual([{ startS: 2, endS: 2 }]);
+  });
+
+  it('reduceIntervals merges periods under a pixel apart and widens those under a pixel long, which bounds the marks', () => {
+    // far apart and long: untouched
+    expect(reduceIntervals([{ startS: 0, endS: 1 }, { startS: 3, endS: 4 }], 0.5)).toEqual([{ startS: 0, endS: 1 }, { startS: 3, endS: 4 }]);
+    // 0.1 apart at a 0.5 s pixel: one mark; a 0.01 s blip: one pixel wide; one at the end: widened backwards
+    expect(reduceIntervals([{ startS: 0, endS: 1 }, { startS: 1.1, endS: 2 }, { startS: 5, endS: 5.01 }, { startS: 9.9, endS: 10 }], 0.5, 10))
+      .toEqual([{ startS: 0, endS: 2 }, { startS: 5, endS: 5.5 }, { startS: 9.5, endS: 10 }]);
+    // a pathological trace: 100 s of readings 1 ms apart flipping at random, drawn 860 px wide
+    let seed = 7;
+    const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const tS: number[] = [], on: boolean[] = [];
+    for (let i = 0; i < 100_000; i++) { tS.push(i / 1000); on.push(rand() < (i < 50_000 ? 0.02 : 0.5)); }
+    const raw = throttledIntervals(tS, on, 99.999);
+    const pixelS = 99.999 / POWER_CHART_WIDTH_PX;
+    const drawn = reduceIntervals(raw, pixelS, 99.999);
+    expect(raw.length).toBeGreaterThan(10_000);
+    // every mark and every gap at least a pixel: at most one mark per two pixels
+    expect(drawn.length).toBeLessThanOrEqual(POWER_CHART_WIDTH_PX / 2 + 1);
+    drawn.forEach((d, i) => {
+      expect(d.endS - d.startS).toBeGreaterThanOrEqual(pixelS - 1e-9);
+      if (i) expect(d.startS - drawn[i - 1]!.endS).toBeGreaterThanOrEqual(pixelS);
+      expect(d.startS).toBeGreaterThanOrEqual(0);
+      expect(d.endS).toBeLessThanOrEqual(99.999);
+    });
+    // and no throttled moment is lost
+    let k = 0;
+    for (const r of raw) {
+      while (drawn[k]!.endS < r.endS) k++;
+      expect(drawn[k]!.startS).toBeLessThanOrEqual(r.startS);
+    }
+  });
+
+  it('readPowerTrace: periods per device from the samples file, in time order; a sample without the field ends nothing', async () => {
+    const dir = await tempDir('wb-trace-throttle-');
+    const s = (tS: number, deviceId: string, extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'sample', tS, sourceId: 's', deviceId, powerW: 300, ...extra });
+    const lines = [
+      s(0, 'g:0', { throttleReasons: [] }),
+      s(1, 'g:0', { throttleReasons: ['sw_power_cap'] }),
+      s(2, 'g:0'), // no throttle reading (a source that missed it): the period goes on
+      s(3, 'g:0', { throttleReasons: ['hw_slowdown'] }),
+      s(4, 'g:0', { throttleReasons: [] }),
+      s(5, 'g:0', { throttleReasons: [42, ''] }), // nothing usable: a clean reading
+      s(8, 'g:0', { throttleReasons: ['sw_thermal_slowdown'] }), // out of order in the file
+      s(6, 'g:0', { throttleReasons: ['sw_power_cap'] }),
+      s(7, 'g:0', { throttleReasons: [] }),
+      s(9, 'g:0'), // the device's last sample: the open period runs to here
+      ...[0, 3, 6, 9].map((t) => s(t, 'g:1', { throttleReasons: [] })),
+      s(0, 'g:2'), s(9, 'g:2'),
+    ];
+    await writeFile(join(dir, 'r.samples.jsonl'), lines.join('\n') + '\n');
+    const t = await readPowerTrace(join(dir, 'r.json'), 'r.samples.jsonl');
+    if (t.state !== 'ok') throw new Error(t.reason);
+    const dev = (id: string) => t.trace.devices.find((d) => d.deviceId === id)!;
+    expect(dev('g:0').throttled).toEqual([{ startS: 1, endS: 4 }, { startS: 6, endS: 7 }, { startS: 8, endS: 9 }]);
+    // reported readings, never throttled: an empty lane; no readings at all: no lane
+    expect(dev('g:1').throttled).toEqual([]);
+    expect(dev('g:2').throttled).toBeUndefined();
+    expect(panelsOf(t.trace)).toEqual(['throttled']);
+    // without any throttled period there is no band to draw
+    expect(panelsOf({ ...t.trace, devices: t.trace.devices.filter((d) => d.deviceId !== 'g:0') })).toEqual([]);
+  });
+});
+
+describe('the throttled band in the power chart', () => {
+  let view: RunView;
+  beforeAll(() => { view = buildRunViews([{ path: teleFile, result: tele }])[0]!; });
+  const series = (tS: number[], v: number) => ({ tS, values: tS.map(() => v) });
+  const traceOf = (ids: string[], o: { clock?: boolean; throttled?: Interval[] }): PowerTrace => {
+    const tS = [0, 1, 2, 3, 4, 5, 6];
+    return { sampleCount: tS.length * ids.length, devices: ids.map((deviceId) => ({ deviceId, tS, powerW: tS.map(() => 300), ...(o.clock ? { smClockMHz: series(tS, 1980), temperatureC: series(tS, 60) } : {}), ...(o.throttled ? { throttled: o.throttled } : {}) })) };
+  };
+  const svgOf = async (t: PowerTrace) => { const parts = panelsOf(t); return renderSvg(powerSpec(t.devices.length > 1, parts), powerData(view, t, parts)!); };
+
+  it('a run whose devices report throttle readings but never throttle is drawn exactly as without them', async () => {
+    for (const ids of [['d:0'], ['d:0', 'd:1']]) {
+      for (const clock of [false, true]) {
+        const t = traceOf(ids, { clock, throttled: [] });
+        const parts = panelsOf(t);
+        expect(parts).not.toContain('throttled');
+        expect(JSON.stringify(powerSpec(ids.length > 1, parts))).toBe(JSON.stringify(powerSpec(ids.length > 1, clock ? ['smClockMHz', 'temperatureC'] : [])));
+        const svg = await svgOf(t);
+        hasNot(svg, 'throttled');
+        expect(svg).toBe(await svgOf(traceOf(ids, { clock })));
+      }
+    }
+  });
+
+  it('without a clock panel the band sits under the power panel and carries the time axis', async () => {
+    const svg = await svgOf(traceOf(['d:0'], { throttled: [{ startS: 2, endS: 3 }] }));
+    has(svg, '>throttled</text>');
+    expect(marksOf(svg, 1, 1).map((m) => m.label)).toEqual(['d:0 throttled from 2 s to 3 s']);
+    // the time axis title moved from the power panel to the band under it
+    const band = /concat_1_group"[\s\S]*$/.exec(svg)![0];
+    has(band, 'time on the run clock (s)');
+    hasNot(/^[\s\S]*?concat_1_group"/.exec(svg)![0], '>time on the run clock (s)</text>');
+  });
+
+  it('device ids in the band are text: escaped by the renderer', async () => {
+    const evil = 'gpu"><img src=x onerror="window.__xss=4">';
+    const svg = await svgOf(traceOf([evil, 'd:1'], { clock: true, throttled: [{ startS: 1, endS: 2 }] }));
+    // no injected element or attribute: with every attribute value blanked, no tag has more than vega put there
+    hasNot(svg, '<img');
+    for (const tag of svg.match(/<[a-zA-Z][^>]*>/g)!) expect(tag.replace(/="[^"]*"/g, '=""')).not.toMatch(/onerror|img/);
+    has(svg, `aria-label="${evil.replace(/"/g, '&quot;').replace(/>/g, '&gt;').replace(/</g, '&lt;')} throttled from 1 s to 2 s"`);
   });
 });
