@@ -14,6 +14,7 @@ import type { WattbenchResult } from '../../results/types.gen.js';
 import { buildReport } from '../../reports/index.js';
 import { fmtMs, fmtNum, mdEscape } from '../../reports/format.js';
 import { tempDir } from '../helpers/cli.js';
+import { parseCsv } from '../helpers/csv.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const esc = (x: string) => x.replace(/[&<>"'`=]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;', '`': '&#x60;', '=': '&#x3D;' })[c]!);
@@ -90,21 +91,6 @@ async function report(results: WattbenchResult[]) {
   return buildReport(loaded, [], { currency: '$', generatedAt: '2026-01-01T00:00:00Z' });
 }
 
-/** RFC 4180 parser, enough for our own output. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], cell = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (q) { if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c; }
-    else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r') continue;
-    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else cell += c;
-  }
-  return rows;
-}
 
 const offsetText = (offsetMs: number, rttMs: number) => `${offsetMs > 0 ? '+' : ''}${fmtMs(offsetMs)}${rttMs ? ` ± ${fmtNum(rttMs / 2, 2)}` : ''}`;
 

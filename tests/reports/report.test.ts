@@ -13,6 +13,7 @@ import { WARNING_TEXT } from '../../results/warnings.js';
 import { collectResults } from '../../harness/collect.js';
 import { buildReport } from '../../reports/index.js';
 import { describe as describeStats } from '../../harness/stats.js';
+import { parseCsv } from '../helpers/csv.js';
 
 let made: MadeResults;
 let work: string;
@@ -28,22 +29,6 @@ const matchesNot = (text: string, re: RegExp) => expect(re.exec(text)?.[0], `mat
 
 const load = async (p: string) => JSON.parse(await readFile(p, 'utf8')) as WattbenchResult;
 
-/** RFC 4180 parser, enough for our own output (quoted fields with "" and CRLF line ends). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], cell = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r') continue;
-    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else cell += c;
-  }
-  return rows;
-}
 
 /** Copy a result (and optionally its samples) into dir after an edit, keeping it valid. */
 async function variant(src: string, dir: string, name: string, edit: (r: WattbenchResult) => void, withSamples = true): Promise<string> {

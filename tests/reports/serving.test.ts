@@ -15,6 +15,7 @@ import { fmtNum, fmtStat, mdEscape } from '../../reports/format.js';
 import { buildModel, servingSweepsOf } from '../../reports/model.js';
 import { SERVING_PANELS } from '../../reports/charts.js';
 import { runServe } from './make-results.js';
+import { parseCsv } from '../helpers/csv.js';
 
 // a model name that would break HTML and a Markdown table if it were not escaped
 const MODEL = 'tiny<b>|m*_x';
@@ -45,22 +46,6 @@ beforeAll(async () => {
 }, 240_000);
 afterAll(async () => { await server?.close(); });
 
-/** RFC 4180 parser, enough for our own output (quoted fields with "" and CRLF line ends). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], cell = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r') continue;
-    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else cell += c;
-  }
-  return rows;
-}
 
 /** The section's rows: HTML table body between its id and </table>. */
 function htmlSection(html: string): string | null {

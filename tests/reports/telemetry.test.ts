@@ -22,6 +22,7 @@ import { buildReport } from '../../reports/index.js';
 import { readPowerTrace, throttledIntervals } from '../../reports/trace.js';
 import { panelsOf, PALETTE, POWER_CHART_WIDTH_PX, powerData, powerSpec, reduceIntervals, renderSvg, type Interval, type PowerTrace } from '../../reports/charts.js';
 import { buildRunViews, type RunView } from '../../reports/model.js';
+import { parseCsv } from '../helpers/csv.js';
 
 /** A throttle reason is data: markup, Markdown syntax, a table pipe and a spreadsheet formula, all at once. */
 const HOSTILE = '=HYPERLINK("http://x")<img src=x onerror="window.__xss=3">|*_`';
@@ -31,22 +32,6 @@ const esc = (x: string) => x.replace(/[&<>"'`=]/g, (c) => ({ '&': '&amp;', '<': 
 const has = (text: string, needle: string) => expect(text.includes(needle), `missing: ${needle}`).toBe(true);
 const hasNot = (text: string, needle: string) => expect(text.includes(needle), `present: ${needle}`).toBe(false);
 
-/** RFC 4180 parser, enough for our own output. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], cell = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r') continue;
-    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else cell += c;
-  }
-  return rows;
-}
 
 /** The nvidia-smi `-lms` capture the fake replays in a loop (one GPU, 100 ms apart): every window sees all four rows. */
 const NV_CAPTURE = `timestamp, index, power.draw [W], power.draw.instant [W], temperature.gpu, clocks.current.sm [MHz], clocks.current.memory [MHz], utilization.gpu [%], memory.used [MiB], clocks_event_reasons.active
