@@ -8,6 +8,7 @@ import { describe, percentile } from './stats.js';
 import { gradeFidelity, type FidelityWindow } from './fidelity.js';
 import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
 import { WARNING_TEXT, type WarningCode } from '../results/warnings.js';
+import { DiagnosticsFold } from '../results/diagnostics.js';
 
 export interface SourceRun {
   id: string;
@@ -224,9 +225,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     shortest = shortest === null ? dur : Math.min(shortest, dur);
     const devs: DevicePower[] = [];
     let energy = 0, peakSum = 0, anyPeak = false, edgeHeld = false;
-    const throttle = new Set<string>();
-    let maxTemp: number | undefined, minClk: number | undefined, maxClk: number | undefined, maxMem: number | undefined;
-    const utils: number[] = [];
+    const telemetry = new DiagnosticsFold();
     const repWindows: FidelityWindow[] = [];
     for (const d of measured) {
       const arr = byDevice.get(d.id)!;
@@ -240,17 +239,11 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
       devs.push({ deviceId: d.id, sourceId: inp.source.id, method: e.method, energyJ: e.energyJ, meanPowerW: e.meanPowerW, peakPowerW: e.peakPowerW, sampleCount: e.sampleCount, coveragePct: e.coveragePct });
       const variability = observedVariability(arr, startS, endS, { useCounter: e.method === 'counter', updatePeriodMs: sem.updatePeriodMs });
       if (variability) repWindows.push({ repetition: r.index, deviceId: d.id, durationS: dur, meanPowerW: e.meanPowerW, intervalMs: pollMs.get(d.id) ?? inp.source.requestedIntervalMs, choice: e.choice, variability, headline: true, ...(d.powerLimitW !== undefined ? { powerLimitW: d.powerLimitW } : {}) });
-      for (const s of arr) {
-        if (s.tS < startS || s.tS > endS) continue;
-        for (const t of s.throttleReasons ?? []) throttle.add(t);
-        if (s.temperatureC !== undefined) maxTemp = Math.max(maxTemp ?? -Infinity, s.temperatureC);
-        if (s.smClockMHz !== undefined) { minClk = Math.min(minClk ?? Infinity, s.smClockMHz); maxClk = Math.max(maxClk ?? -Infinity, s.smClockMHz); }
-        if (s.memoryUsedMiB !== undefined) maxMem = Math.max(maxMem ?? -Infinity, s.memoryUsedMiB);
-        if (s.utilizationPct !== undefined) utils.push(s.utilizationPct);
-      }
+      for (const s of arr) if (s.tS >= startS && s.tS <= endS) telemetry.add(s);
     }
     if (edgeHeld || (minCoverage !== null && minCoverage < 90)) warnings.push(warn('WINDOW_NOT_COVERED', { repetition: r.index }));
-    if (throttle.size) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during repetition ${r.index}: ${[...throttle].join(', ')}.`));
+    const throttle = telemetry.throttleReasons;
+    if (throttle.length) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during repetition ${r.index}: ${throttle.join(', ')}.`));
     // energy over the whole repetition (start to last phase end), beside the window's: serving records both
     const repStart = r.phases[0]?.startS;
     const repEnd = r.phases.reduce((m, p) => Math.max(m, p.endS ?? p.startS), repStart ?? 0);
@@ -265,13 +258,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs * (1 - 1e-6)); // float noise must not decide
     for (const w of repWindows) fidelityWindows.push({ ...w, headline });
     if (!headline) warnings.push(warn('SHORT_WINDOW', { repetition: r.index }, `Repetition ${r.index}'s window (${dur.toFixed(2)} s) covered fewer than ${MIN_UPDATES_PER_WINDOW} sensor updates of ${updateMs.toFixed(0)} ms; its figure is not a headline. Lengthen the workload.`));
-    const diagnostics: Repetition['diagnostics'] = {};
-    if (maxTemp !== undefined) diagnostics.maxTemperatureC = maxTemp;
-    if (minClk !== undefined) diagnostics.minSmClockMHz = minClk;
-    if (maxClk !== undefined) diagnostics.maxSmClockMHz = maxClk;
-    if (utils.length) diagnostics.meanUtilizationPct = utils.reduce((a, b) => a + b, 0) / utils.length;
-    if (maxMem !== undefined) diagnostics.maxMemoryUsedMiB = maxMem;
-    if (throttle.size) diagnostics.throttleReasons = [...throttle];
+    const diagnostics = telemetry.diagnostics();
     return {
       ...base,
       metrics: [...base.metrics.filter((m) => !extraMetrics.some((x) => x.name === m.name)), ...extraMetrics],

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Diagnostics } from '../results/types.gen.js';
+import { DiagnosticsFold, type TelemetryReading } from '../results/diagnostics.js';
 import type { Interval, PowerTrace, Series } from './charts.js';
 import { POWER_CHART_WIDTH_PX, reduceIntervals, reduceSeries } from './charts.js';
 
@@ -41,35 +42,12 @@ function powerFromCounter(tS: number[], energyJ: number[]): { tS: number[]; powe
   return { tS: t, powerW: p };
 }
 
-/** One device's readings inside one window, folded as harness/analyse.ts folds a repetition's. */
-class WindowAcc {
-  maxTemp = -Infinity; minClk = Infinity; maxClk = -Infinity; maxMem = -Infinity; utilSum = 0; utilN = 0;
-  reasons = new Set<string>();
-  add(o: Reading): void {
-    if (o.temperatureC !== undefined) this.maxTemp = Math.max(this.maxTemp, o.temperatureC);
-    if (o.smClockMHz !== undefined) { this.minClk = Math.min(this.minClk, o.smClockMHz); this.maxClk = Math.max(this.maxClk, o.smClockMHz); }
-    if (o.memoryUsedMiB !== undefined) this.maxMem = Math.max(this.maxMem, o.memoryUsedMiB);
-    if (o.utilizationPct !== undefined) { this.utilSum += o.utilizationPct; this.utilN++; }
-    for (const r of o.throttleReasons ?? []) if (this.reasons.size < MAX_REASONS) this.reasons.add(r);
-  }
-  diagnostics(): Diagnostics {
-    const d: Diagnostics = {};
-    if (this.maxTemp > -Infinity) d.maxTemperatureC = this.maxTemp;
-    if (this.minClk < Infinity) { d.minSmClockMHz = this.minClk; d.maxSmClockMHz = this.maxClk; }
-    if (this.utilN) d.meanUtilizationPct = this.utilSum / this.utilN;
-    if (this.maxMem > -Infinity) d.maxMemoryUsedMiB = this.maxMem;
-    if (this.reasons.size) d.throttleReasons = [...this.reasons];
-    return d;
-  }
-}
-
-interface Reading { temperatureC?: number; smClockMHz?: number; memoryUsedMiB?: number; utilizationPct?: number; throttleReasons?: string[] }
 
 const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
 /** The telemetry of one sample line, or null when it has none (the common case for power-only sources). */
-function readingOf(o: Record<string, unknown>): Reading | null {
-  const r: Reading = {};
+function readingOf(o: Record<string, unknown>): TelemetryReading | null {
+  const r: TelemetryReading = {};
   let any = false;
   for (const k of ['temperatureC', 'smClockMHz', 'memoryUsedMiB', 'utilizationPct'] as const) {
     const x = finite(o[k]);
@@ -115,7 +93,7 @@ interface DeviceAcc {
   /** Throttle readings: only samples that carry the field, since a sample without it says nothing either way. */
   thrT: number[]; thr: boolean[];
   lastS: number;
-  windows: Array<WindowAcc | undefined>;
+  windows: Array<DiagnosticsFold | undefined>;
 }
 
 export async function readPowerTrace(resultPath: string, file: string, maxPointsPerDevice = 1200, windowsIn: TraceWindow[] = []): Promise<TraceOutcome> {
@@ -154,7 +132,7 @@ export async function readPowerTrace(resultPath: string, file: string, maxPoints
       if (!reading) continue;
       if (reading.smClockMHz !== undefined) { d.clkT.push(t); d.clk.push(reading.smClockMHz); }
       if (reading.temperatureC !== undefined) { d.tempT.push(t); d.temp.push(reading.temperatureC); }
-      for (const k of windowsAt(windows, t)) (d.windows[k] ??= new WindowAcc()).add(reading);
+      for (const k of windowsAt(windows, t)) (d.windows[k] ??= new DiagnosticsFold()).add(reading);
     }
   } catch (err) {
     return { state: 'missing', file, reason: `raw samples ${file} could not be read: ${(err as Error).message}` };
