@@ -81,7 +81,8 @@ export class StreamClient {
       let totalTimer: NodeJS.Timeout | undefined;
       let chunkNowS = 0;
       const times = rec.chunkTimes;
-      let abortExchange = () => {};
+      let exchange: Exchange | undefined;
+      let errorBody: string | null = null; // collected instead of parsed when the status is not 200
 
       const cleanup = () => {
         if (firstTimer) clearTimeout(firstTimer);
@@ -95,7 +96,7 @@ export class StreamClient {
         rec.doneS = now();
         rec.error = { kind, message: this.redact(message) };
         this.account(rec, usage, spec);
-        abortExchange();
+        exchange?.abort();
         resolve(rec);
       };
       const succeed = () => {
@@ -148,22 +149,18 @@ export class StreamClient {
         malformed: () => { rec.malformedLines++; },
       });
 
-      let exchange: Exchange | undefined;
-      let errorBody: string | null = null; // collected instead of parsed when the status is not 200
-      let status = 0;
+      const failHttp = () => fail(kindForStatus(rec.httpStatus ?? 0), `HTTP ${rec.httpStatus}${errorBody ? `: ${errorBody.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
       if (signal) {
         if (signal.aborted) { queueMicrotask(onAbort); }
         else signal.addEventListener('abort', onAbort, { once: true });
       }
       firstTimer = setTimeout(() => fail('first_token_timeout', `no token within ${this.opts.firstTokenTimeoutMs} ms`), this.opts.firstTokenTimeoutMs);
       totalTimer = setTimeout(() => fail('request_timeout', `not finished within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
-      abortExchange = () => exchange?.abort();
 
       rec.sentS = now();
       exchange = this.pool.request(spec.body, {
         head: (code) => {
           responded = true;
-          status = code;
           rec.httpStatus = code;
           if (code !== 200) errorBody = '';
         },
@@ -176,7 +173,7 @@ export class StreamClient {
         },
         end: (tS) => {
           if (settled) return;
-          if (errorBody !== null) return fail(kindForStatus(status), `HTTP ${status}${errorBody ? `: ${errorBody.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
+          if (errorBody !== null) return failHttp();
           chunkNowS = tS;
           parser.end();
           if (sawDone) return succeed();
@@ -186,7 +183,7 @@ export class StreamClient {
         },
         error: (phase, message) => {
           if (settled) return;
-          if (errorBody !== null) return fail(kindForStatus(status), `HTTP ${status}${errorBody ? `: ${errorBody.slice(0, MAX_ERROR_BODY).trim()}` : ''}`);
+          if (errorBody !== null) return failHttp();
           if (phase === 'cut' || responded) fail('cut_mid_stream', `connection broke mid-stream after ${times.n} token chunk(s): ${message}`);
           else fail('connect_failed', message);
         },
