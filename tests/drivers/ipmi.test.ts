@@ -4,10 +4,11 @@ import { describe, it, expect } from 'vitest';
 import { readFile, writeFile, chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDcmiPowerReading, ipmitoolArgs, ipmi } from '../../drivers/ipmi.js';
-import { createRunClock, sleepMs } from '../../lib/clock.js';
+import { createRunClock } from '../../lib/clock.js';
 import type { Sample } from '../../results/samples.js';
 import { OWN, SHARED_DC, HAVE_SHARED_DC } from '../helpers/datacenter.js';
 import { tempDir, runCli, resultFiles, readJson } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 if (!HAVE_SHARED_DC) console.log(`note: ${SHARED_DC} is absent; the real ipmitool captures are skipped`);
 
@@ -71,9 +72,10 @@ describe('ipmi through a fake ipmitool on PATH', () => {
     const samples: Sample[] = [];
     const ctrl = new AbortController();
     const s = await ipmi.start({ devices: probe.devices, intervalMs: 250, clock: createRunClock(), signal: ctrl.signal, options: {}, env, probe, sink: { sample: (x) => samples.push(x), gap: () => {}, restarted: () => {}, note: () => {} } });
-    await sleepMs(1500);
+    // readings before and after the BMC's value changes, however slow the fake tool is to answer
+    await waitFor(() => samples.length >= 2, 30_000, 'two readings of 412 W');
     await writeFile(join(dir, 'power'), '777');
-    await sleepMs(1500);
+    await waitFor(() => samples.filter((x) => x.powerW === 777).length >= 2, 30_000, 'two readings of 777 W');
     ctrl.abort();
     await s.stop();
     expect(s.command).toEqual(['ipmitool', 'dcmi', 'power', 'reading']);

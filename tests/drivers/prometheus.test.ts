@@ -12,6 +12,7 @@ import { createRunClock, sleepMs } from '../../lib/clock.js';
 import type { Sample } from '../../results/samples.js';
 import { integrateCounter, integratePower } from '../../harness/energy.js';
 import { OWN, SHARED_DC, HAVE_SHARED_DC, startExporter, type Exporter } from '../helpers/datacenter.js';
+import { waitFor } from '../helpers/wait.js';
 
 const own = (f: string) => readFile(join(OWN, f), 'utf8');
 const shared = (f: string) => readFile(join(SHARED_DC, f), 'utf8');
@@ -173,6 +174,7 @@ describe('prometheus direct scrape of an exporter (no server)', () => {
       const ctrl = new AbortController();
       const s = await prometheus.start({ devices: probe.devices, intervalMs: 100, clock, signal: ctrl.signal, options, env: {}, probe, sink: { sample: (x) => samples.push(x), gap: () => {}, restarted: () => {}, note: () => {} } });
       await sleepMs(3000);
+      await waitFor(() => samples.length > 10, 20_000, 'more than 10 scrapes'); // a loaded machine scrapes slower
       ctrl.abort();
       await s.stop();
       expect(samples.length).toBeGreaterThan(10);

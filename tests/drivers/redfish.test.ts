@@ -9,6 +9,7 @@ import type { Sample } from '../../results/samples.js';
 import { integrateCounter } from '../../harness/energy.js';
 import { OWN, SHARED_DC, HAVE_SHARED_DC, startRedfish, TEST_TRACE } from '../helpers/datacenter.js';
 import { runCli, tempDir, resultFiles, readJson } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const OWN_RF = join(OWN, 'redfish');
 const json = async (p: string) => JSON.parse(await readFile(p, 'utf8'));
@@ -96,6 +97,7 @@ describe('redfish driver against a local service', () => {
     const clock = createRunClock();
     const s = await redfish.start({ devices: probe.devices, intervalMs: 200, clock, signal: ctrl.signal, options: { url: rf.url }, env, probe, sink: { sample: (x) => samples.push(x), gap: () => {}, restarted: () => {}, note: () => {} } });
     await sleepMs(2500);
+    await waitFor(() => samples.length > 5, 20_000, 'more than 5 readings'); // a loaded machine polls slower
     ctrl.abort();
     await s.stop();
     expect(samples.length).toBeGreaterThan(5);

@@ -37,7 +37,12 @@ async function fakeEnv(tools: string[], vars: Record<string, string> = {}): Prom
 
 interface Collected { probe: Extract<ProbeResult, { state: 'ok' }>; samples: Sample[]; gaps: GapReport[]; restarts: string[]; notes: string[]; command?: string[] }
 
-async function collect(driver: Driver, env: NodeJS.ProcessEnv, opts: { options?: Record<string, string>; intervalMs: number; ms: number; devices?: number[] }): Promise<Collected> {
+/**
+ * Runs the driver for `ms`, then, when `until` is given, on until it holds (at most `untilMaxMs` more): each poll of
+ * a fake tool is a fresh Node process, which on a loaded 2-core CI machine can take far longer than on a quiet one,
+ * so a test that needs "a failure, then a reading" waits for that rather than for a fixed time.
+ */
+async function collect(driver: Driver, env: NodeJS.ProcessEnv, opts: { options?: Record<string, string>; intervalMs: number; ms: number; devices?: number[]; until?: (c: Collected) => boolean; untilMaxMs?: number }): Promise<Collected> {
   const options = opts.options ?? {};
   const probe = await driver.probe({ env, options });
   if (probe.state !== 'ok') throw new Error(`probe: ${probe.reason}`);
@@ -50,12 +55,17 @@ async function collect(driver: Driver, env: NodeJS.ProcessEnv, opts: { options?:
   });
   out.command = s.command;
   await sleepMs(opts.ms);
+  if (opts.until) {
+    const deadline = Date.now() + (opts.untilMaxMs ?? 20_000);
+    while (!opts.until(out) && Date.now() < deadline) await sleepMs(50);
+  }
   ctrl.abort();
   await s.stop();
   return out;
 }
 
 const argvLog = async (state: string, tool: string) => (await readFile(join(state, `${tool}.argv`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as string[]);
+const count = (c: Collected, id: string) => c.samples.filter((s) => s.deviceId === id).length;
 const powers = (samples: Sample[], id: string) => samples.filter((s) => s.deviceId === id).map((s) => s.powerW);
 /** The capture's power.draw.instant column for one GPU, in order. */
 function capturePower(file: string, gpu?: number, from = 0): number[] {
@@ -74,7 +84,7 @@ function expectNoZeroAndOrdered(c: Collected) {
 describe('nvidia-smi driver against a fake nvidia-smi', () => {
   it('probes two GPUs (static facts, instant field, source semantics) and replays the -lms log in order', async () => {
     const { env, state } = await fakeEnv(['nvidia'], { FAKE_NVSMI_CAPTURE: LOOP, FAKE_NVSMI_GPUS: TWO_GPUS });
-    const c = await collect(nvidiaSmi, env, { intervalMs: 100, ms: 1500 });
+    const c = await collect(nvidiaSmi, env, { intervalMs: 100, ms: 1500, until: (x) => count(x, 'nvidia-smi:0') >= 12 && count(x, 'nvidia-smi:1') >= 5 });
     expect(c.probe.devices.map((d) => [d.id, d.name, d.powerLimitW, d.memoryMiB, d.busId])).toEqual([
       ['nvidia-smi:0', 'NVIDIA H100 80GB HBM3', 700, 81559, '00000000:19:00.0'],
       ['nvidia-smi:1', 'NVIDIA GeForce RTX 2080 SUPER', 250, 8192, '00000000:65:00.0'],
@@ -103,7 +113,7 @@ describe('nvidia-smi driver against a fake nvidia-smi', () => {
 
   it.skipIf(!HAVE_FIXTURES)('replays the real H100 PCIe -lms capture row by row at the requested interval', async () => {
     const { env } = await fakeEnv(['nvidia'], { FAKE_NVSMI_CAPTURE: H100, FAKE_NVSMI_START_ROW: '630' });
-    const c = await collect(nvidiaSmi, env, { intervalMs: 50, ms: 1500 });
+    const c = await collect(nvidiaSmi, env, { intervalMs: 50, ms: 1500, until: (x) => count(x, 'nvidia-smi:0') > 10 });
     const got = powers(c.samples, 'nvidia-smi:0');
     expect(got.length).toBeGreaterThan(10);
     expect(got).toEqual(capturePower(H100, undefined, 630).slice(0, got.length));
@@ -119,7 +129,10 @@ describe('nvidia-smi driver against a fake nvidia-smi', () => {
   for (const [kind, re] of [['exit', /exited \(code 255\).*GPU is lost/], ['hang', /printed no reading for 1500 ms \(hung\)/], ['garbage', /printed no reading for 1500 ms \(hung\)/], ['truncate', /exited \(code 1\)/]] as const) {
     it(`the tool ${kind === 'exit' ? 'exiting mid-run' : kind === 'hang' ? 'hanging' : kind === 'garbage' ? 'printing garbage' : 'printing a truncated line'} gives a gap and a restart, then readings again`, async () => {
       const { env, state } = await fakeEnv(['nvidia'], { FAKE_NVSMI_CAPTURE: LOOP, FAKE_NVSMI_GPUS: TWO_GPUS, FAKE_FAULT: `${kind}-after:4`, FAKE_FAULT_CALLS: '1' });
-      const c = await collect(nvidiaSmi, env, { intervalMs: 100, ms: 4000, options: { 'hang-timeout-ms': '1500' }, devices: [0] });
+      const c = await collect(nvidiaSmi, env, {
+        intervalMs: 100, ms: 4000, options: { 'hang-timeout-ms': '1500' }, devices: [0],
+        until: (x) => x.gaps.length > 0 && x.samples.filter((s) => s.tS >= x.gaps[0]!.endS - 1e-6).length >= 3,
+      });
       expect(c.restarts.length, c.restarts.join('\n')).toBe(1);
       expect(c.restarts[0]).toMatch(re);
       expect(c.gaps).toHaveLength(1);
@@ -203,7 +216,7 @@ describe('amd-smi driver against fake amd-smi / rocm-smi', () => {
   for (const tag of ['na-secondaries', 'mirrored']) {
     it(`MI300X CPX (${tag}): reads each used socket once, from its first partition, as an energy counter`, async () => {
       const { env, state } = await fakeEnv(['amd'], { FAKE_AMD_STATIC: join(AMD, 'amd-smi_static--json__MI300X-2x-CPX.json'), FAKE_AMD_METRIC_FRAMES: amdFrames(tag) });
-      const c = await collect(amdSmi, env, { intervalMs: 250, ms: 1400, devices: [3, 5, 9] });
+      const c = await collect(amdSmi, env, { intervalMs: 250, ms: 1400, devices: [3, 5, 9], until: (x) => count(x, 'amd-smi:3') >= 2 && count(x, 'amd-smi:9') >= 1 });
       expect(c.probe.devices).toHaveLength(16);
       expect(c.probe.semantics).toMatchObject({ kind: 'energy-counter', field: 'energy.total_energy_consumption' });
       expect(c.probe.devices[3]!.partition).toMatch(/CPX\/NPS1 partition; power read on GPU 0/);
@@ -222,7 +235,7 @@ describe('amd-smi driver against fake amd-smi / rocm-smi', () => {
   it('MI250X: a workload on the secondary die is charged the card, read on die 0; the die itself never reads 0 W', async () => {
     const frames = [1, 2, 3].map((k) => join(AMD, `amd-smi_metric-p-E--json__MI250X-1card__frame${k}.json`)).join(':');
     const { env } = await fakeEnv(['amd'], { FAKE_AMD_STATIC: join(AMD, 'amd-smi_static--json__MI250X-1card.json'), FAKE_AMD_METRIC_FRAMES: frames });
-    const c = await collect(amdSmi, env, { intervalMs: 250, ms: 900, devices: [1] });
+    const c = await collect(amdSmi, env, { intervalMs: 250, ms: 900, devices: [1], until: (x) => x.samples.length >= 2 });
     expect(c.samples.length).toBeGreaterThanOrEqual(2);
     expect(c.samples.every((s) => s.deviceId === 'amd-smi:1')).toBe(true);
     expect(c.samples.slice(0, 2).map((s) => [s.powerW, s.energyJ])).toEqual([[301, 963126.4418], [318, 963444.2001]]);
@@ -232,7 +245,7 @@ describe('amd-smi driver against fake amd-smi / rocm-smi', () => {
   it('falls back to rocm-smi (an older one without partition flags) when amd-smi fails; secondary die as above', async () => {
     const frames = [1, 2, 3].map((k) => join(AMD, `rocm-smi_showpower-showenergycounter--json__MI250X-1card__frame${k}.json`)).join(':');
     const { env, state } = await fakeEnv(['amd', 'rocm'], { FAKE_AMD_FAIL: 'ERROR:root:Unable to detect any GPU devices, check amdgpu version and module status (sudo modprobe amdgpu)', FAKE_ROCM_OLD: '1', FAKE_ROCM_STATIC: join(AMD, 'rocm-smi_static--json__MI250X-1card.json'), FAKE_ROCM_METRIC_FRAMES: frames });
-    const c = await collect(amdSmi, env, { intervalMs: 250, ms: 900 });
+    const c = await collect(amdSmi, env, { intervalMs: 250, ms: 900, until: (x) => x.samples.length >= 1 });
     expect(c.probe.note).toMatch(/rocm-smi used/);
     expect(c.probe.semantics).toMatchObject({ kind: 'energy-counter', field: 'Accumulated Energy (uJ)' });
     expect(c.probe.software).toMatchObject({ 'amdgpu-driver': '6.2.4' });
@@ -247,7 +260,10 @@ describe('amd-smi driver against fake amd-smi / rocm-smi', () => {
   for (const kind of ['fail', 'hang', 'garbage', 'truncate']) {
     it(`a poll that ${kind === 'fail' ? 'fails' : kind === 'hang' ? 'hangs' : kind === 'garbage' ? 'prints garbage' : 'prints truncated JSON'} is a gap and a restart, then readings resume`, async () => {
       const { env } = await fakeEnv(['amd'], { FAKE_AMD_STATIC: join(AMD, 'amd-smi_static--json__MI300X-2x-CPX.json'), FAKE_AMD_METRIC_FRAMES: amdFrames('na-secondaries'), FAKE_FAULT: kind, FAKE_FAULT_CALLS: '2' });
-      const c = await collect(amdSmi, env, { intervalMs: 250, ms: 2200, devices: [0], options: { 'poll-timeout-ms': '800' } });
+      const c = await collect(amdSmi, env, {
+        intervalMs: 250, ms: 2200, devices: [0], options: { 'poll-timeout-ms': '800' },
+        until: (x) => x.gaps.length > 0 && x.samples.some((s) => s.tS >= x.gaps[0]!.startS),
+      });
       expect(c.restarts).toHaveLength(1);
       expect(c.restarts[0]).toMatch(kind === 'fail' ? /exited \(code 1\)/ : kind === 'hang' ? /timed out/ : /printed no reading/);
       expect(c.gaps).toHaveLength(1);
@@ -281,7 +297,7 @@ const a3Frames = [1, 2, 3].map((k) => join(ASC, `npu-smi-info__AtlasA3-2cards__f
 describe('npu-smi driver against a fake npu-smi', () => {
   it('Atlas A3: one reading per card from chip 0, recorded under the die the workload uses; `-` never becomes 0 W', async () => {
     const { env, state } = await fakeEnv(['ascend'], { FAKE_NPU_FRAMES: a3Frames, FAKE_NPU_MAP: join(ASC, 'npu-smi-info-m__AtlasA3-2cards.txt') });
-    const c = await collect(npuSmi, env, { intervalMs: 250, ms: 1200, devices: [1, 2] });
+    const c = await collect(npuSmi, env, { intervalMs: 250, ms: 1200, devices: [1, 2], until: (x) => count(x, 'npu-smi:1') >= 2 && count(x, 'npu-smi:2') >= 2 });
     expect(c.probe.devices.map((d) => [d.id, d.name, d.busId, d.memoryMiB])).toEqual([
       ['npu-smi:0', 'Ascend910', '0000:9D:00.0', 65536], ['npu-smi:1', 'Ascend910', '0000:9F:00.0', 65536],
       ['npu-smi:2', 'Ascend910', '0000:99:00.0', 65536], ['npu-smi:3', 'Ascend910', '0000:9B:00.0', 65536],
@@ -298,7 +314,7 @@ describe('npu-smi driver against a fake npu-smi', () => {
 
   it('query=power polls `npu-smi info -t power -i N -c C` per card', async () => {
     const { env, state } = await fakeEnv(['ascend'], { FAKE_NPU_FRAMES: a3Frames, FAKE_NPU_POWER_FRAMES: join(ASC, 'npu-smi-info-t-power-i-3__910B3.txt') });
-    const c = await collect(npuSmi, env, { intervalMs: 250, ms: 900, devices: [0], options: { query: 'power' } });
+    const c = await collect(npuSmi, env, { intervalMs: 250, ms: 900, devices: [0], options: { query: 'power' }, until: (x) => x.samples.length >= 2 });
     expect(c.samples.length).toBeGreaterThanOrEqual(2);
     expect(c.samples.every((s) => s.powerW === 108.7 && s.deviceId === 'npu-smi:0')).toBe(true);
     expect((await argvLog(state, 'npu-smi')).some((a) => a.join(' ') === 'info -t power -i 0 -c 0')).toBe(true);
@@ -307,7 +323,10 @@ describe('npu-smi driver against a fake npu-smi', () => {
   for (const kind of ['fail', 'garbage', 'truncate', 'hang']) {
     it(`a poll that ${kind === 'fail' ? 'fails' : kind === 'hang' ? 'hangs' : kind === 'garbage' ? 'prints garbage' : 'prints half a table'} is a gap and a restart, never 0 W`, async () => {
       const { env } = await fakeEnv(['ascend'], { FAKE_NPU_FRAMES: a3Frames, FAKE_FAULT: kind, FAKE_FAULT_CALLS: '2' });
-      const c = await collect(npuSmi, env, { intervalMs: 250, ms: 2000, devices: [0], options: { 'poll-timeout-ms': '800' } });
+      const c = await collect(npuSmi, env, {
+        intervalMs: 250, ms: 2000, devices: [0], options: { 'poll-timeout-ms': '800' },
+        until: (x) => x.samples.length > 0 && (x.gaps.length === 0 || x.samples.some((s) => s.tS >= x.gaps[0]!.startS)),
+      });
       // half a table may still hold card 0's rows: then the poll is a reading and nothing was lost
       if (kind === 'truncate' && c.restarts.length === 0) { expect(powers(c.samples, 'npu-smi:0')[0]).toBe(352.4); return; }
       expect(c.restarts).toHaveLength(1);

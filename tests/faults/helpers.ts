@@ -163,14 +163,7 @@ export function pidsIn(file: string): number[] {
   return readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0);
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitFor } from '../helpers/wait.js';
 
 /** Wait (briefly) for processes to be gone; returns those still running. */
 export async function survivors(pids: number[], graceMs = 3000): Promise<number[]> {

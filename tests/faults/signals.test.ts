@@ -17,6 +17,13 @@ beforeAll(async () => {
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
+/** Sample records in a raw samples log written so far (0 while the file is not there yet). */
+async function samplesOnDisk(file: string): Promise<number> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('"type":"sample"')).length;
+  } catch { return 0; }
+}
+
 type Phase = 'idle' | 'warm-up' | 'window' | 'cooldown' | 'writing';
 
 /** The power source for one run; with the nvidia-smi driver present, a fake nvidia-smi of its own (a real child). */
@@ -52,6 +59,9 @@ async function interrupt(sig: 'SIGINT' | 'SIGTERM', phase: Phase): Promise<void>
   // the fake vendor tool is a Node script: on a loaded machine it can take more than a moment to be up, so wait
   // for it (the idle and cooldown phases last 30 s) instead of racing its start
   if (HAVE_NVIDIA_SMI_DRIVER && phase !== 'writing') await waitFor(() => src.samplerPids().filter(isAlive).length > 0, 15_000, 'the vendor tool running when the signal comes');
+  // and until a reading is on disk (the log flushes within 200 ms): the test asserts the raw samples are kept, so
+  // there must be one to keep — on a loaded machine the vendor tool can be up yet not have printed its first row
+  if (phase !== 'writing') await waitFor(async () => (await samplesOnDisk(join(out, `${tag}.samples.jsonl`))) > 0, 20_000, 'a sample on disk');
   const samplers = src.samplerPids();
   h.kill(sig);
   const r = await h.done;
