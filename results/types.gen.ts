@@ -668,6 +668,10 @@ export interface ServingRepetition {
     cpuPct: number | null;
     eventLoopDelayP99Ms: number | null;
     chunkTimes: 'kept' | 'dropped';
+    /**
+     * Requests sent once more on a new connection because the kept-alive one they went out on was closed by the server before any byte of the response (an idle-timeout race; the server had not read them).
+     */
+    resentRequests?: number;
   };
   /**
    * @maxItems 64

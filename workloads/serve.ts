@@ -290,7 +290,7 @@ async function runServe(c: ServeConfig, ctx: WorkloadContext): Promise<WorkloadO
     throughput: f.throughput,
     goodput: f.goodput,
     schedule: f.schedule,
-    client: { cpuPct: round(cpuPct, 2), eventLoopDelayP99Ms: round(loopP99Ms, 3), chunkTimes: keepChunks ? 'kept' : 'dropped' },
+    client: { cpuPct: round(cpuPct, 2), eventLoopDelayP99Ms: round(loopP99Ms, 3), chunkTimes: keepChunks ? 'kept' : 'dropped', resentRequests: client.resends },
     warnings,
     records: records.map((r) => toResultRecord(r, keepChunks)),
   };

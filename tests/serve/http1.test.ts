@@ -187,6 +187,73 @@ describe('Http1Pool', () => {
     expect(srv.connections()).toBe(2);
   });
 
+  it('a reused connection the server closes before answering: the request goes once more on a new connection', async () => {
+    // request 1 reaches a connection the server is closing (its idle timeout): closed unanswered, then sent again
+    const srv = await rawServer((_, s, n) => { if (n === 1) s.destroy(); else s.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${n}`); });
+    const pool = newPool(srv.url);
+    expect((await collect(pool)).text).toBe('0');
+    const g = await collect(pool);
+    pool.close();
+    expect(g).toMatchObject({ status: 200, text: '2', ended: true });
+    expect(g.error).toBeUndefined();
+    expect(pool.resends).toBe(1);
+    expect(srv.connections()).toBe(2);
+  });
+
+  it('never resends a request on a fresh connection, or one that got any byte of its response', async () => {
+    const fresh = await rawServer((_, s) => { s.destroy(); });
+    const p1 = newPool(fresh.url);
+    const g1 = await collect(p1);
+    p1.close();
+    expect(g1.error?.phase).toBe('connect');
+    expect(fresh.requests).toHaveLength(1);
+    expect(p1.resends).toBe(0);
+    // reused, but the server began its answer: what it did is unknown, so the request fails as cut
+    const part = await rawServer((_, s, n) => { if (n === 1) { s.write('HTTP/1.1 200 OK\r\n'); setTimeout(() => s.destroy(), 20); } else s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx'); });
+    const p2 = newPool(part.url);
+    await collect(p2);
+    const g2 = await collect(p2);
+    p2.close();
+    expect(g2.error?.phase).toBe('cut');
+    expect(part.requests).toHaveLength(2);
+    expect(p2.resends).toBe(0);
+  });
+
+  it('does not reuse a connection past the keep-alive timeout the server states, less a second', async () => {
+    // timeout=1: reusable for 0 ms, so each request opens a connection; timeout=5: reused after a short pause
+    for (const [timeoutS, conns] of [[1, 2], [5, 1]] as const) {
+      const srv = await rawServer((_, s) => { s.write(`HTTP/1.1 200 OK\r\nKeep-Alive: timeout=${timeoutS}, max=100\r\nContent-Length: 2\r\n\r\nok`); });
+      const pool = newPool(srv.url);
+      await collect(pool);
+      await new Promise((r) => setTimeout(r, 50));
+      const g = await collect(pool);
+      pool.close();
+      expect(g.ended).toBe(true);
+      expect(srv.connections(), `Keep-Alive: timeout=${timeoutS}`).toBe(conns);
+      expect(pool.resends).toBe(0);
+    }
+  });
+
+  it('aborting a request that waited for a connection closes the connection it got', async () => {
+    let closed!: () => void;
+    const closedP = new Promise<void>((r) => { closed = r; });
+    const srv = await rawServer((_, s, n) => {
+      if (n === 0) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na');
+      else { s.on('close', () => closed()); s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'); } // and never ends
+    });
+    const pool = newPool(srv.url, { maxSockets: 1 });
+    const first = collect(pool);
+    let aborted = false;
+    const ex = pool.request('{}', {
+      head: () => {}, end: () => {}, error: () => {},
+      body: () => { if (!aborted) { aborted = true; ex.abort(); } },
+    });
+    await first;
+    try {
+      await Promise.race([closedP, new Promise((_, rej) => setTimeout(() => rej(new Error('the aborted request kept its connection open')), 5000))]);
+    } finally { pool.close(); }
+  });
+
   it('refuses a header that would smuggle a second header', () => {
     expect(() => newPool(new URL('http://127.0.0.1:1/v1/completions'), { headers: { Authorization: 'Bearer x\r\nX-Evil: 1' } })).toThrow(/line break/);
   });

@@ -55,6 +55,7 @@ describe('serve workload', () => {
     expect(tokensEv.tokens).toBeLessThan(24 * 12);
     expect(d.tokens.run.output).toBe(24 * 12);
     expect(d.requests).toMatchObject({ total: 24, ok: 24, failed: 0, usageFromServer: 24 });
+    expect(d.client.resentRequests).toBe(0); // the test server never closes a kept-alive connection
     expect(d.prompt.kind).toBe('token-ids');
     expect(d.inputTokens).toMatchObject({ min: 16, max: 16 });
     // (CLIENT_BEHIND_SCHEDULE may be true on a starved CI machine; these two may not)

@@ -67,6 +67,9 @@ export class StreamClient {
   /** Close the kept-alive connections. */
   close(): void { this.pool.close(); }
 
+  /** Requests sent a second time because their kept-alive connection went stale before the server read them. */
+  get resends(): number { return this.pool.resends; }
+
   send(spec: RequestSpec, signal?: AbortSignal): Promise<RequestRecord> {
     const now = this.opts.now;
     const rec = newRecord(spec.index, spec.scheduledS, spec.targetOutputTokens);

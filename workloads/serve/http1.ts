@@ -8,6 +8,13 @@
 // read here, and its tails were 6× longer: bench/serve-client.ts at 256 streams, 20 ms TPOT, measured a mean
 // TTFT overhead of 5.2–5.5 ms with node:http against 1.3–1.4 ms with a raw socket on the same 2-core machine.
 //
+// Kept-alive connections go stale: a server closes one it has held idle for its keep-alive timeout (uvicorn, under
+// vLLM and SGLang, after 5 s; Node's http server after 5 s and says so in `Keep-Alive: timeout=5`). Two defences,
+// as browsers and undici have: an idle connection is not reused past the server's stated timeout less a second
+// (4 s when it states none), and a request whose reused connection closes before any byte of the response is sent
+// once more on a new connection — the server closed it without reading the request, so nothing ran twice.
+// A request on a fresh connection, or one that got any response byte, is never resent.
+//
 // Scope, on purpose: POST with a body of known length; responses with Content-Length, chunked transfer coding or
 // read-to-close; 1xx interim responses skipped; keep-alive unless the server says `Connection: close` (or speaks
 // HTTP/1.0 without keep-alive). No redirects, proxies, compression or pipelining: an OpenAI-compatible endpoint
@@ -42,12 +49,37 @@ export interface PoolOptions {
 /** What a request can be asked: stop (the run was stopped, or a timeout fired); its connection is closed. */
 export interface Exchange { abort(): void }
 
+/** Reuse an idle connection for at most this long when the server states no keep-alive timeout. */
+const DEFAULT_IDLE_REUSE_MS = 4000;
+/** Margin under a stated keep-alive timeout: a request must reach the server well before it closes the connection. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
+/** One request from the call to its end: waiting for a connection, on one, and on a second after a stale one. */
+class Pending implements Exchange {
+  conn: Connection | null = null;
+  cancelled = false;
+  /** Sent once more after a reused connection closed before any response byte. */
+  resent = false;
+  constructor(readonly sink: ResponseSink, readonly request: Buffer) {}
+  abort(): void {
+    this.cancelled = true;
+    if (this.conn?.pending === this) this.conn.abort();
+  }
+}
+
 const enum State { Head, Chunk, ChunkData, ChunkDataEnd, Trailers, Length, ToClose, Done }
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /** One connection and the response being read on it. */
 class Connection {
   sink: ResponseSink | null = null;
+  /** The request on this connection now. */
+  pending: Pending | null = null;
+  /** Responses completed on this connection: more than 0 makes it a reused connection. */
+  served = 0;
+  /** When it went back to the idle list (ms, monotonic), and how long it may stay there and still be reused. */
+  idleSinceMs = 0;
+  reuseForMs = DEFAULT_IDLE_REUSE_MS;
   private state = State.Done;
   private head: Buffer | null = null;
   private remaining = 0;
@@ -69,7 +101,10 @@ class Connection {
     socket.on('close', () => this.onClose('the server closed the connection', false));
   }
 
-  start(sink: ResponseSink, request: Buffer): void {
+  start(p: Pending): void {
+    p.conn = this;
+    this.pending = p;
+    const sink = p.sink;
     this.sink = sink;
     this.state = State.Head;
     this.head = null;
@@ -78,7 +113,7 @@ class Connection {
     this.decoder = new StringDecoder('utf8');
     this.decoderPending = false;
     this.remaining = 0; this.sizeDigits = 0; this.sizeDone = false; this.crSeen = false; this.line = '';
-    this.socket.write(request);
+    this.socket.write(p.request);
   }
 
   /** UTF-8 text of buf[a, b): a direct slice when no character is split across pieces (an SSE chunk ends in \n). */
@@ -95,6 +130,10 @@ class Connection {
     const sink = this.sink;
     if (!sink) return;
     this.sink = null;
+    const p = this.pending;
+    this.pending = null;
+    // a reused connection the server closed before answering: it had not read the request (see the top)
+    if (!this.gotBytes && this.served > 0 && p && !p.resent && !p.cancelled) { p.resent = true; this.pool.resend(p); return; }
     // a body delimited by the connection's end is complete when the server closes it cleanly, not on a reset
     if (this.state === State.ToClose && !failed) { const t = this.now(); const rest = this.decoder.end(); if (rest) sink.body(rest, t); sink.end(t); return; }
     sink.error(this.gotBytes ? 'cut' : 'connect', why);
@@ -212,6 +251,8 @@ class Connection {
     }
     const conn = (headers.get('connection') ?? '').toLowerCase();
     this.keepAlive = m[1] === '1' ? !conn.includes('close') : conn.includes('keep-alive');
+    const ka = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(headers.get('keep-alive') ?? '');
+    if (ka) this.reuseForMs = Math.max(0, Number(ka[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
     const te = (headers.get('transfer-encoding') ?? '').toLowerCase();
     const cl = headers.get('content-length');
     if (status === 204 || status === 304) this.state = State.Done;
@@ -229,6 +270,8 @@ class Connection {
   private finish(t: number, extraBytes: boolean): void {
     const sink = this.sink!;
     this.sink = null;
+    this.pending = null;
+    this.served++;
     const rest = this.decoder.end();
     if (rest) sink.body(rest, t);
     sink.end(t);
@@ -239,6 +282,7 @@ class Connection {
   private broken(why: string): void {
     const sink = this.sink;
     this.sink = null;
+    this.pending = null;
     this.pool.forget(this);
     this.socket.destroy();
     sink?.error(this.gotBytes ? 'cut' : 'connect', `malformed HTTP response: ${why}`);
@@ -246,6 +290,7 @@ class Connection {
 
   abort(): void {
     this.sink = null;
+    this.pending = null;
     this.pool.forget(this);
     this.socket.destroy();
   }
@@ -254,7 +299,9 @@ class Connection {
 export class Http1Pool {
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
-  private readonly waiting: Array<{ sink: ResponseSink; request: Buffer; cancelled: boolean }> = [];
+  private readonly waiting: Pending[] = [];
+  /** Requests sent once more after a stale kept-alive connection (see the top); a figure for the result. */
+  resends = 0;
   private readonly prefix: string;
   private readonly secure: boolean;
   private readonly host: string;
@@ -281,17 +328,24 @@ export class Http1Pool {
   request(body: string, sink: ResponseSink): Exchange {
     const request = Buffer.from(`${this.prefix}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     if (this.closed) { queueMicrotask(() => sink.error('connect', 'the client was closed')); return { abort() {} }; }
+    const p = new Pending(sink, request);
+    const nowMs = performance.now();
     let conn = this.idle.pop();
-    // a kept-alive connection the server has begun to close (FIN seen, 'close' not yet emitted) is not reused
-    while (conn && (conn.socket.destroyed || !conn.socket.writable || conn.socket.readableEnded)) { this.forget(conn); conn.socket.destroy(); conn = this.idle.pop(); }
-    if (!conn && this.all.size >= (this.opts.maxSockets ?? Infinity)) {
-      const w = { sink, request, cancelled: false };
-      this.waiting.push(w);
-      return { abort: () => { w.cancelled = true; } };
+    // not reused: a connection the server has begun to close (FIN seen, 'close' not yet emitted), or one idle so long
+    // the server may be closing it as the request goes out
+    while (conn && (conn.socket.destroyed || !conn.socket.writable || conn.socket.readableEnded || nowMs - conn.idleSinceMs > conn.reuseForMs)) {
+      this.forget(conn); conn.socket.destroy(); conn = this.idle.pop();
     }
-    const c = conn ?? this.open();
-    c.start(sink, request);
-    return { abort: () => { if (c.sink === sink) c.abort(); } };
+    if (!conn && this.all.size >= (this.opts.maxSockets ?? Infinity)) this.waiting.push(p);
+    else (conn ?? this.open()).start(p);
+    return p;
+  }
+
+  /** Send a request again on a new connection: its kept-alive one went stale before the server read it. */
+  resend(p: Pending): void {
+    if (this.closed) { p.sink.error('connect', 'the client was closed'); return; }
+    this.resends++;
+    this.open().start(p);
   }
 
   private open(): Connection {
@@ -308,8 +362,9 @@ export class Http1Pool {
   release(c: Connection): void {
     if (this.closed) { this.forget(c); c.socket.destroy(); return; }
     for (let w = this.waiting.shift(); w; w = this.waiting.shift()) {
-      if (!w.cancelled) { c.start(w.sink, w.request); return; }
+      if (!w.cancelled) { c.start(w); return; }
     }
+    c.idleSinceMs = performance.now();
     this.idle.push(c);
   }
 
@@ -320,7 +375,7 @@ export class Http1Pool {
     if (i >= 0) this.idle.splice(i, 1);
     if (this.closed) return;
     for (let w = this.waiting.shift(); w; w = this.waiting.shift()) {
-      if (!w.cancelled) { this.open().start(w.sink, w.request); return; }
+      if (!w.cancelled) { this.open().start(w); return; }
     }
   }
 
