@@ -3,7 +3,7 @@
 import type { Device, DevicePower, Gap, Idle, Metric, Repetition, Semantics, Source, Summary, Warning, Fidelity } from '../results/types.gen.js';
 import type { Sample } from '../results/samples.js';
 import type { Scope } from '../drivers/driver.js';
-import { integrateCounter, integrateSeries, unwrapCounter, toSeries, idleSubtracted, efficiency, medianSpacing, type Series, type UnwrappedCounter } from './energy.js';
+import { integrateCounter, integrateSeries, unwrapCounter, toSeries, idleSubtracted, efficiency, medianSpacing, type Series, type UnwrappedCounter, type CounterReset } from './energy.js';
 import { describe, percentile } from './stats.js';
 import { gradeFidelity, type FidelityWindow } from './fidelity.js';
 import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
@@ -62,6 +62,15 @@ export interface AnalysisOutput {
 const HIGH_CV_PCT = 5;
 const HIGH_IDLE_SHARE = 0.5;
 const MIN_UPDATES_PER_WINDOW = 10;
+
+/** What a counter reset inside a window did to its energy, in words. */
+function resetMessage(resets: readonly CounterReset[]): string {
+  const unbridged = resets.filter((x) => x.bridged === 'since-reset');
+  const span = (x: CounterReset) => `${(x.toS - x.fromS).toFixed(2)} s at ${x.fromS.toFixed(2)} s`;
+  const head = `The energy counter went backwards ${resets.length === 1 ? 'once' : `${resets.length} times`} in this window (driver reload or reset)`;
+  if (unbridged.length === 0) return `${head}; the stretch across ${resets.length === 1 ? 'it' : 'each'} (${resets.map(span).join(', ')}) was integrated from the power readings.`;
+  return `${head}; no power readings cover ${unbridged.map(span).join(', ')}, so there only the energy since the reset was counted: the window's energy is a lower bound.`;
+}
 
 function warn(code: WarningCode, extra: Partial<Warning> = {}, message = WARNING_TEXT[code]): Warning {
   return { code, message, ...extra };
@@ -124,7 +133,10 @@ function prepare(sem: Semantics, samples: readonly Sample[]): Prepared {
       const updateS = (sem.updatePeriodMs ?? 0) / 1000 || medianSpacing(firstAppearances(pts, (p) => p.energyJ, Infinity).map((p) => p.tS));
       pts = freshCounterPoints(pts, 2 * m.shiftS, updateS);
     }
-    counter = unwrapCounter(pts, sem.counterMaxJ);
+    // a reset's stretch is filled from the power readings where they cover it (see unwrapCounter)
+    const bridge = (t0S: number, t1S: number) => power.ts.length >= 2 && power.ts[0]! <= t0S && power.ts[power.ts.length - 1]! >= t1S
+      ? integrateSeries(power, t0S, t1S).energyJ : undefined;
+    counter = unwrapCounter(pts, sem.counterMaxJ, bridge);
   }
   const out = { m, power, ...(counter ? { counter } : {}) };
   bySem.set(key, out);
@@ -149,7 +161,7 @@ export function windowEnergy(sem: Semantics, samples: readonly Sample[], startS:
     return { ...r, method: m.method, choice: m, peakPowerW: peakIn(power, startS, endS) ?? r.peakPowerW };
   }
   const r = integrateSeries(power, startS, endS, { shiftS: m.shiftS, maxGapS });
-  return { ...r, method: m.method, choice: m, resets: 0, wraps: 0 };
+  return { ...r, method: m.method, choice: m, resets: [], wraps: 0 };
 }
 
 const deviceEnergy = windowEnergy;
@@ -235,7 +247,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
       if (e.peakPowerW !== null) { peakSum += e.peakPowerW; anyPeak = true; }
       edgeHeld ||= e.edgeHeld;
       minCoverage = minCoverage === null ? e.coveragePct : Math.min(minCoverage, e.coveragePct);
-      if (e.resets > 0) warnings.push(warn('COUNTER_RESET', { repetition: r.index, deviceId: d.id }));
+      if (e.resets.length > 0) warnings.push(warn('COUNTER_RESET', { repetition: r.index, deviceId: d.id }, resetMessage(e.resets)));
       devs.push({ deviceId: d.id, sourceId: inp.source.id, method: e.method, energyJ: e.energyJ, meanPowerW: e.meanPowerW, peakPowerW: e.peakPowerW, sampleCount: e.sampleCount, coveragePct: e.coveragePct });
       const variability = observedVariability(arr, startS, endS, { useCounter: e.method === 'counter', updatePeriodMs: sem.updatePeriodMs });
       if (variability) repWindows.push({ repetition: r.index, deviceId: d.id, durationS: dur, meanPowerW: e.meanPowerW, intervalMs: pollMs.get(d.id) ?? inp.source.requestedIntervalMs, choice: e.choice, variability, headline: true, ...(d.powerLimitW !== undefined ? { powerLimitW: d.powerLimitW } : {}) });

@@ -120,24 +120,42 @@ export function medianSpacing(ts: ArrayLike<number>): number {
 }
 
 export interface CounterEnergy extends WindowEnergy {
-  /** Counter went backwards by more than a wrap explains (driver reload): energy since the reset counted from 0. */
-  resets: number;
+  /** Resets (the counter went backwards by more than a wrap explains: a driver reload) whose stretch meets the window. */
+  resets: CounterReset[];
   wraps: number;
 }
 
-export interface UnwrappedCounter { ts: Float64Array; cum: Float64Array; wraps: number; resets: number }
+/** The stretch between the last reading before a reset and the first after it, and how its energy was found. */
+export interface CounterReset { fromS: number; toS: number; bridged: 'power' | 'since-reset' }
 
-/** Turn raw counter readings into a monotonic cumulative series, undoing wraparound and resets. */
-export function unwrapCounter(points: readonly CounterPoint[] | Series, counterMaxJ?: number): UnwrappedCounter {
+export interface UnwrappedCounter { ts: Float64Array; cum: Float64Array; wraps: number; resets: CounterReset[] }
+
+/**
+ * Energy over [t0, t1] from another signal (the source's power readings), or undefined where it has none there.
+ * A reset loses the counter's energy between the reading before it and the reset itself; this fills the stretch.
+ */
+export type EnergyBridge = (t0S: number, t1S: number) => number | undefined;
+
+/**
+ * Turn raw counter readings into a monotonic cumulative series, undoing wraparound and resets. Across a reset the
+ * stretch takes the bridge's energy where there is one (power readings); otherwise the reading after the reset,
+ * i.e. the energy since the reset only: a lower bound, short by the part of the stretch before the reset.
+ */
+export function unwrapCounter(points: readonly CounterPoint[] | Series, counterMaxJ?: number, bridge?: EnergyBridge): UnwrappedCounter {
   const { ts, vs } = 'ts' in points ? points : toSeries(points, (p) => p.energyJ);
   const cum = new Float64Array(ts.length);
-  let wraps = 0, resets = 0, acc = 0;
+  const resets: CounterReset[] = [];
+  let wraps = 0, acc = 0;
   for (let i = 1; i < ts.length; i++) {
     let d = vs[i]! - vs[i - 1]!;
     if (d < 0) {
-      // a wrap lands near 0 after being near the maximum; anything else is a reset (count from 0 again)
+      // a wrap lands near 0 after being near the maximum; anything else is a reset
       if (counterMaxJ && vs[i - 1]! > counterMaxJ / 2 && vs[i]! < counterMaxJ / 2) { d += counterMaxJ; wraps++; }
-      else { d = vs[i]!; resets++; }
+      else {
+        const fromPower = bridge?.(ts[i - 1]!, ts[i]!);
+        d = fromPower ?? vs[i]!;
+        resets.push({ fromS: ts[i - 1]!, toS: ts[i]!, bridged: fromPower === undefined ? 'since-reset' : 'power' });
+      }
     }
     acc += d;
     cum[i] = acc;
@@ -145,16 +163,21 @@ export function unwrapCounter(points: readonly CounterPoint[] | Series, counterM
   return { ts, cum, wraps, resets };
 }
 
+/** Resets whose stretch meets [startS, endS]. */
+function resetsIn(u: UnwrappedCounter, startS: number, endS: number): CounterReset[] {
+  return u.resets.filter((r) => r.toS > startS && r.fromS < endS);
+}
+
 /** Energy from a counter: unwrapped value at endS minus value at startS (both interpolated). */
 export function integrateCounter(points: readonly CounterPoint[] | UnwrappedCounter, startS: number, endS: number, opts: { counterMaxJ?: number; maxGapS?: number } = {}): CounterEnergy {
   if (!(endS >= startS)) throw new RangeError(`window end ${endS} is before its start ${startS}`);
   const u = 'cum' in points ? points : unwrapCounter(points, opts.counterMaxJ);
-  if (u.ts.length < 2) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: u.ts.length, coveragePct: 0, edgeHeld: true, resets: u.resets, wraps: u.wraps };
+  if (u.ts.length < 2) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: u.ts.length, coveragePct: 0, edgeHeld: true, resets: resetsIn(u, startS, endS), wraps: u.wraps };
   const a = valueAt(u.ts, u.cum, startS);
   const b = valueAt(u.ts, u.cum, endS);
   const dur = endS - startS;
   const energy = b.v - a.v;
-  // peak power from consecutive differences inside the window; resets/wraps counted only inside it
+  // peak power from consecutive differences inside the window
   let peak: number | null = null, inside = 0;
   for (let i = Math.max(1, upperBound(u.ts, startS)); i < u.ts.length; i++) {
     const t0 = u.ts[i - 1]!, t1 = u.ts[i]!;
@@ -165,7 +188,7 @@ export function integrateCounter(points: readonly CounterPoint[] | UnwrappedCoun
     if (t1 < endS) inside++;
   }
   const maxGap = opts.maxGapS ?? 2 * medianSpacing(u.ts);
-  return { energyJ: energy, meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(u.ts, startS, endS, maxGap), edgeHeld: a.held || b.held, resets: u.resets, wraps: u.wraps };
+  return { energyJ: energy, meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(u.ts, startS, endS, maxGap), edgeHeld: a.held || b.held, resets: resetsIn(u, startS, endS), wraps: u.wraps };
 }
 
 /** Idle-subtracted energy: E − P_idle × duration. */

@@ -18,7 +18,7 @@ export const WARNING_TEXT: Record<WarningCode, string> = {
   NO_IDLE_BASELINE: 'No idle baseline was measured (--idle 0), so idle-subtracted figures are absent.',
   FEW_REPETITIONS: 'Fewer than 3 repetitions succeeded; the confidence interval is wide or absent.',
   AVERAGED_SENSOR: 'The sensor reports a moving average; readings were shifted back by its lag before integration.',
-  COUNTER_RESET: 'The energy counter went backwards (driver reload or reset); that stretch was integrated from power instead.',
+  COUNTER_RESET: 'The energy counter went backwards (driver reload or reset) in this window; the stretch across it was integrated from power readings, or, where there were none, only the energy since the reset was counted (a lower bound).',
   TARGET_CI_NOT_REACHED: 'The target confidence interval was not reached within the maximum number of repetitions.',
   CLIENT_BEHIND_SCHEDULE: 'The load generator sent requests late against its schedule; the client, not the server, may have limited throughput.',
   USAGE_FROM_CLIENT: 'The server sent no token usage; output tokens were counted by the client.',

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { integratePower, integrateCounter, unwrapCounter, idleSubtracted, efficiency } from '../../harness/energy.js';
+import { integratePower, integrateCounter, unwrapCounter, integrateSeries, idleSubtracted, efficiency } from '../../harness/energy.js';
 
 const series = (f: (t: number) => number, t0: number, t1: number, dt: number) => {
   const out = [];
@@ -64,13 +64,25 @@ describe('integrateCounter', () => {
     expect(u.wraps).toBe(1);
     const r = integrateCounter(pts, 1, 9, { counterMaxJ: max });
     within(r.energyJ, 200 * 8, 1e-6);
-    expect(r.resets).toBe(0);
+    expect(r.resets).toEqual([]);
   });
-  it('a reset (driver reload) counts from zero and is reported', () => {
+  it('a reset (driver reload) without power readings counts from zero (a lower bound) and is reported', () => {
     const pts = [{ tS: 0, energyJ: 5000 }, { tS: 1, energyJ: 5100 }, { tS: 2, energyJ: 50 }, { tS: 3, energyJ: 150 }];
     const r = integrateCounter(pts, 0, 3, { counterMaxJ: 1e9 });
-    expect(r.resets).toBe(1);
+    expect(r.resets).toEqual([{ fromS: 1, toS: 2, bridged: 'since-reset' }]);
     expect(r.energyJ).toBeCloseTo(100 + 50 + 100, 9);
+    // a window that does not meet the reset's stretch reports none
+    expect(integrateCounter(pts, 2.2, 3, { counterMaxJ: 1e9 }).resets).toEqual([]);
+    expect(integrateCounter(pts, 0, 0.9, { counterMaxJ: 1e9 }).resets).toEqual([]);
+  });
+  it('a reset with power readings around it takes the stretch from power: the energy is whole', () => {
+    // 100 W throughout; the counter resets to 0 at 1.4 s, read at 1 s (100 J) and 2 s (60 J since the reset)
+    const pts = [{ tS: 0, energyJ: 0 }, { tS: 1, energyJ: 100 }, { tS: 2, energyJ: 60 }, { tS: 3, energyJ: 160 }];
+    const power = { ts: Float64Array.from([0, 1, 2, 3]), vs: Float64Array.from([100, 100, 100, 100]) };
+    const u = unwrapCounter(pts, 1e9, (a, b) => integrateSeries(power, a, b).energyJ);
+    const r = integrateCounter(u, 0, 3);
+    expect(r.resets).toEqual([{ fromS: 1, toS: 2, bridged: 'power' }]);
+    within(r.energyJ, 300, 1e-9);
   });
 });
 
