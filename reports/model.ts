@@ -181,17 +181,27 @@ export function buildRunViews(results: LoadedOk[]): RunView[] {
   });
 }
 
-/** Find the baseline row for --baseline: exact chip label or device name first, then a unique substring. */
+/** A row's full name: the chip and, after it, the basis it was measured on (two rows of one chip differ there). */
+export const rowName = (r: Pick<RunView, 'chipLabel' | 'basis'>) => `${r.chipLabel} (${basisLabel(r.basis)})`;
+
+/**
+ * Find the baseline row for --baseline: a row's full name, a chip label, or a device name, exactly; then a unique
+ * part of a row's full name. A name that fits several rows (one chip measured on two bases, one device at two
+ * counts or power limits) is refused with the full names to choose from, never settled by input order.
+ */
 export function matchBaseline(runs: RunView[], wanted: string): { ok: true; rowKey: string } | { ok: false; reason: string; chips: string[] } {
-  const chips = [...new Map(runs.map((r) => [r.rowKey, r])).values()];
+  const rows = [...new Map(runs.map((r) => [r.rowKey, r])).values()];
   const w = wanted.trim().toLowerCase();
-  const exact = chips.find((c) => c.chipLabel.toLowerCase() === w || c.deviceName.toLowerCase() === w);
-  if (exact) return { ok: true, rowKey: exact.rowKey };
-  const partial = [...new Map(chips.filter((c) => c.chipLabel.toLowerCase().includes(w)).map((c) => [c.chipKey, c])).values()];
-  const labels = [...new Set(chips.map((c) => c.chipLabel))];
-  if (partial.length === 1) return { ok: true, rowKey: chips.find((c) => c.chipKey === partial[0]!.chipKey)!.rowKey };
-  if (partial.length > 1) return { ok: false, reason: `'${wanted}' matches several chips`, chips: partial.map((c) => c.chipLabel) };
-  return { ok: false, reason: `no chip matches '${wanted}'`, chips: labels };
+  const one = (hits: RunView[], how: string): { ok: true; rowKey: string } | { ok: false; reason: string; chips: string[] } | null => {
+    if (hits.length === 0) return null;
+    if (hits.length === 1) return { ok: true, rowKey: hits[0]!.rowKey };
+    return { ok: false, reason: `'${wanted}' ${how} ${hits.length} rows`, chips: hits.map(rowName) };
+  };
+  return one(rows.filter((r) => rowName(r).toLowerCase() === w), 'names')
+    ?? one(rows.filter((r) => r.chipLabel.toLowerCase() === w), 'is the chip of')
+    ?? one(rows.filter((r) => r.deviceName.toLowerCase() === w), 'is the device of')
+    ?? one(rows.filter((r) => rowName(r).toLowerCase().includes(w)), 'matches')
+    ?? { ok: false, reason: `no chip matches '${wanted}'`, chips: rows.map(rowName) };
 }
 
 function sizeOrder(runs: RunView[]) {

@@ -14,8 +14,9 @@ RESULTS are result files, folders (searched for *.json) or globs. Writes report.
 report.md and results.csv into DIR. Invalid files are listed with the reason; the report is built from the rest.
 
   --out DIR               where the three files go (created if needed)
-  --baseline CHIP         chip the ratios compare against: a device name or chip label, or a unique part of one
-                          (default: the first chip in the inputs)
+  --baseline CHIP         the row the ratios compare against: its full name, 'CHIP (SCOPE scope, grade G)',
+                          a chip label or device name, or a unique part of a row's name
+                          (default: the first row in the inputs)
   --title TEXT            report title
   --price-per-kwh X       electricity price per kWh → energy cost per million tokens
   --currency SYMBOL       currency symbol for the cost (default $)

@@ -94,18 +94,29 @@ describe('formatting', () => {
 });
 
 describe('matchBaseline', () => {
-  const run = (label: string, name: string, key: string) => ({ chipLabel: label, deviceName: name, chipKey: key, rowKey: `${key}|basis` }) as unknown as RunView;
+  const B = { key: 'device|B|meas', scope: 'device', grade: 'B', estimated: false };
+  const A = { key: 'device|A|meas', scope: 'device', grade: 'A', estimated: false };
+  const run = (label: string, name: string, key: string, basis = B) => ({ chipLabel: label, deviceName: name, chipKey: key, basis, rowKey: `${key}|${basis.key}` }) as unknown as RunView;
   const runs = [run('H100 ×8 · 700 W', 'H100', 'a'), run('H100 ×8 · 400 W', 'H100', 'b'), run('MI300X ×8 · 750 W', 'MI300X', 'c')];
-  it('takes an exact label or device name first, then a unique part of a label', () => {
-    expect(matchBaseline(runs, 'h100 ×8 · 400 w')).toEqual({ ok: true, rowKey: 'b|basis' });
-    expect(matchBaseline(runs, 'MI300X')).toEqual({ ok: true, rowKey: 'c|basis' });
-    expect(matchBaseline(runs, '700')).toEqual({ ok: true, rowKey: 'a|basis' });
-    expect(matchBaseline(runs, 'H100')).toEqual({ ok: true, rowKey: 'a|basis' });
+  it('takes an exact row name, chip label or device name first, then a unique part of a row name', () => {
+    expect(matchBaseline(runs, 'h100 ×8 · 400 w')).toEqual({ ok: true, rowKey: 'b|device|B|meas' });
+    expect(matchBaseline(runs, 'MI300X')).toEqual({ ok: true, rowKey: 'c|device|B|meas' });
+    expect(matchBaseline(runs, '700')).toEqual({ ok: true, rowKey: 'a|device|B|meas' });
+    expect(matchBaseline(runs, 'H100 ×8 · 700 W (device scope, grade B)')).toEqual({ ok: true, rowKey: 'a|device|B|meas' });
   });
-  it('refuses an ambiguous or unknown name, listing the choices', () => {
+  it('refuses a name that fits several rows, whatever the input order, listing their full names', () => {
+    const dev = matchBaseline(runs, 'H100'); // one device at two power limits
+    expect(dev).toMatchObject({ ok: false, reason: "'H100' is the device of 2 rows", chips: ['H100 ×8 · 700 W (device scope, grade B)', 'H100 ×8 · 400 W (device scope, grade B)'] });
     const amb = matchBaseline(runs, '×8');
     expect(amb.ok).toBe(false);
     if (!amb.ok) expect(amb.chips).toHaveLength(3);
+    // one chip on two bases: the chip label is ambiguous in either order; the full row name picks each
+    const two = [run('Beta ×1 · 400 W', 'Beta', 'x', A), run('Beta ×1 · 400 W', 'Beta', 'x', B)];
+    for (const order of [two, [...two].reverse()]) {
+      expect(matchBaseline(order, 'Beta ×1 · 400 W')).toMatchObject({ ok: false, reason: "'Beta ×1 · 400 W' is the chip of 2 rows" });
+      expect(matchBaseline(order, 'Beta ×1 · 400 W (device scope, grade A)')).toEqual({ ok: true, rowKey: 'x|device|A|meas' });
+      expect(matchBaseline(order, 'grade b')).toEqual({ ok: true, rowKey: 'x|device|B|meas' });
+    }
     const none = matchBaseline(runs, 'Gaudi');
     expect(none).toMatchObject({ ok: false, reason: "no chip matches 'Gaudi'" });
   });

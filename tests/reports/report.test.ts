@@ -299,7 +299,7 @@ describe('report edge cases (in-process)', () => {
     const bad = await runCli(['report', made.files['a-smoke'], '--out', out, '--baseline', 'H100']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/BAD_BASELINE: --baseline: no chip matches 'H100'/);
-    expect(bad.stderr).toContain(`"${CHIP_A} ×1 · 350 W"`);
+    expect(bad.stderr).toContain(`"${CHIP_A} ×1 · 350 W (device scope, grade B)"`); // the full row name, which picks it
   });
 
   it('no valid input at all is exit 2, not an empty report', async () => {
