@@ -4,7 +4,7 @@
 // optional device|deviceId, optional energy_j|energyJ), or JSONL (wattbench's own raw samples, or objects
 // with tS/powerW/deviceId).
 import { readFile } from 'node:fs/promises';
-import type { Driver, ProbeResult } from './driver.js';
+import type { Driver, ProbeResult, Scope } from './driver.js';
 import { sleepMs } from '../lib/clock.js';
 
 export interface TracePoint { tS: number; deviceKey: string; powerW?: number; energyJ?: number }
@@ -67,6 +67,10 @@ async function load(options: Record<string, string>): Promise<TracePoint[]> {
   return parseTrace(await readFile(file, 'utf8'), file);
 }
 
+const REPLAY_SCOPES: readonly Scope[] = ['device', 'node', 'host-cpu'];
+type ReplaySemantics = 'instantaneous' | 'windowed-average' | 'energy-counter';
+const REPLAY_SEMANTICS: readonly ReplaySemantics[] = ['instantaneous', 'windowed-average', 'energy-counter'];
+
 export const replay: Driver = {
   meta: {
     id: 'replay', title: 'Recorded power trace', vendor: 'wattbench', scope: 'device', priority: 0,
@@ -84,15 +88,21 @@ export const replay: Driver = {
   },
   async probe(ctx): Promise<ProbeResult> {
     if (!ctx.options.file) return { state: 'unavailable', code: 'not-configured', reason: 'no trace given — pass --source replay --source-opt file=TRACE.csv' };
+    // what the trace measured is the user's to say; a value we do not know is refused, not recorded as device
+    const scope = ctx.options.scope ?? 'device';
+    if (!REPLAY_SCOPES.includes(scope as Scope)) return { state: 'unavailable', code: 'not-configured', reason: `replay scope=${scope} is not one of ${REPLAY_SCOPES.join(', ')} — pass --source-opt scope=${REPLAY_SCOPES.join('|')}` };
+    const semOpt = ctx.options.semantics;
+    if (semOpt !== undefined && !REPLAY_SEMANTICS.includes(semOpt as ReplaySemantics)) return { state: 'unavailable', code: 'not-configured', reason: `replay semantics=${semOpt} is not one of ${REPLAY_SEMANTICS.join(', ')} — pass --source-opt semantics=${REPLAY_SEMANTICS.join('|')}` };
     let points: TracePoint[];
     try { points = await load(ctx.options); } catch (err) {
       return { state: 'unavailable', code: 'error', reason: `cannot read the trace: ${(err as Error).message}` };
     }
     const keys = [...new Set(points.map((p) => p.deviceKey))];
     const limit = ctx.options['power-limit-w'] ? Number(ctx.options['power-limit-w']) : undefined;
-    const sem = (ctx.options.semantics ?? (points.some((p) => p.powerW === undefined) ? 'energy-counter' : 'instantaneous')) as 'instantaneous' | 'windowed-average' | 'energy-counter';
+    const sem = (semOpt ?? (points.some((p) => p.powerW === undefined) ? 'energy-counter' : 'instantaneous')) as ReplaySemantics;
     return {
       state: 'ok',
+      scope: scope as Scope,
       devices: keys.map((k, i) => ({
         id: `replay:${k}`, index: i, vendor: ctx.options.vendor ?? 'replay', name: ctx.options['device-name'] ?? 'replayed device', kind: 'accelerator' as const,
         ...(limit !== undefined && Number.isFinite(limit) ? { powerLimitW: limit } : {}),

@@ -5,7 +5,7 @@
 // run clock and streamed to the raw samples file as it arrives, so nothing measured is lost to a crash or signal.
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Device, Source, WattbenchResult, Settings } from '../results/types.gen.js';
+import type { Device, Semantics, Source, WattbenchResult, Settings } from '../results/types.gen.js';
 import { SampleLog, type Sample, type SampleRecord } from '../results/samples.js';
 import { writeResultOrRescue, checkWritableDir } from '../results/io.js';
 import { makeRedactor, redactDeep } from '../lib/redact.js';
@@ -17,6 +17,7 @@ import type { Sampler } from '../drivers/driver.js';
 import { chooseSource, type SourceChoice } from './sources.js';
 import { hostFacts, toolVersion, gitCommit } from './inventory.js';
 import { analyse, type RepetitionRaw, type SourceRun } from './analyse.js';
+import { readingLagMs } from './sensor-model.js';
 import { RepetitionEvents } from './repetition-events.js';
 import type { Progress } from './progress.js';
 
@@ -52,6 +53,23 @@ export interface RunOutcome {
 }
 
 /** Phases in the order they happen; the samples file records each with its time (tests check the order). */
+/**
+ * Keep the samplers on until every device has a reading past the last window's end (moved later by the sensor's
+ * lag, which the analysis undoes), so that edge is interpolated rather than held from the last reading before it.
+ * Only the last window needs this: a cooldown or the next repetition covers the others. Bounded: a device that
+ * stopped reporting costs at most a few sensor periods, and the analysis then says the window was not covered.
+ */
+async function sampleBeyondLastWindow(reps: RepetitionRaw[], lastReadingS: ReadonlyMap<string, number>, devices: Device[], sem: Semantics, intervalMs: number, signal: AbortSignal): Promise<void> {
+  const lastEndS = Math.max(-Infinity, ...reps.flatMap((r) => (r.window ? [r.window.endS] : [])));
+  if (!Number.isFinite(lastEndS)) return;
+  const periodMs = Math.max(intervalMs, sem.updatePeriodMs ?? 0);
+  // a counter polled faster than it refreshes is read half a poll late (see methodFor): one more poll covers that
+  const needS = lastEndS + (readingLagMs(sem) + (sem.kind === 'energy-counter' ? intervalMs : 0)) / 1000;
+  const deadline = Date.now() + Math.min(10_000, 3 * periodMs + readingLagMs(sem) + 500);
+  const covered = () => devices.every((d) => (lastReadingS.get(d.id) ?? -Infinity) >= needS);
+  while (!covered() && Date.now() < deadline && !signal.aborted) await sleepMs(20, signal);
+}
+
 export const RUN_ORDER = ['inventory', 'probe', 'idle', 'warmup', 'window', 'cooldown', 'result'] as const;
 
 export function makeRunId(label: string, at = new Date()): string {
@@ -121,6 +139,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
   const samples: Sample[] = [];
   const srcRun: SourceRun = { id: driver.meta.id, scope: probe.scope ?? driver.meta.scope, semantics: probe.semantics, deviceIds: devices.map((d) => d.id), requestedIntervalMs: intervalMs, restarts: 0, gaps: [], ...(probe.note ? { note: probe.note } : {}) };
   let lastPower = new Map<string, number>();
+  const lastReadingS = new Map<string, number>();
   const samplerAbort = new AbortController();
   let sampler: Sampler | undefined;
   const repetitions: RepetitionRaw[] = [];
@@ -134,7 +153,11 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     sampler = await driver.start({
       devices, intervalMs, clock, signal: samplerAbort.signal, options: req.sourceOptions[driver.meta.id] ?? {}, env, probe,
       sink: {
-        sample: (s) => { samples.push(s); log.write({ type: 'sample', ...s }); if (s.powerW !== undefined) lastPower.set(s.deviceId, s.powerW); },
+        sample: (s) => {
+          samples.push(s); log.write({ type: 'sample', ...s });
+          if (s.powerW !== undefined) lastPower.set(s.deviceId, s.powerW);
+          if (s.powerW !== undefined || s.energyJ !== undefined) lastReadingS.set(s.deviceId, Math.max(s.tS, lastReadingS.get(s.deviceId) ?? -Infinity));
+        },
         gap: (g) => { const reason = redact(g.reason); srcRun.gaps.push({ ...g, reason: reason.slice(0, 1000) }); log.write({ type: 'gap', sourceId: driver.meta.id, ...g, reason }); },
         restarted: (why) => { srcRun.restarts++; progress.warn(`${driver.meta.id}: ${redact(why)}`); },
         note: (msg) => progress.info(`  ${redact(msg)}`),
@@ -168,6 +191,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
       }
       if (req.targetCiPct !== undefined && i + 1 >= req.repetitions && targetReached(req, srcRun, devices, samples, idleWindow, repetitions)) break;
     }
+    if (!signal.aborted) await sampleBeyondLastWindow(repetitions, lastReadingS, devices, probe.semantics, intervalMs, signal);
   } catch (err) {
     if (err instanceof WattbenchError) throw err;
     errors.push({ code: 'RUN_ERROR', message: errorMessage(err).slice(0, 8000) });

@@ -95,6 +95,15 @@ describe('replay', () => {
     expect(samples.map((s) => s.powerW)).toEqual([1, 2, 3]);
     expect(samples[2]!.tS - samples[0]!.tS).toBeCloseTo(0.2, 6);
   });
+  it('records the scope and semantics it is told, and refuses ones it does not know', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 't.csv');
+    await writeFile(file, 't_s,power_w\n0,1\n0.1,2\n');
+    expect(await replay.probe({ env: {}, options: { file } })).toMatchObject({ state: 'ok', scope: 'device', semantics: { kind: 'instantaneous' } });
+    expect(await replay.probe({ env: {}, options: { file, scope: 'node', semantics: 'windowed-average' } })).toMatchObject({ state: 'ok', scope: 'node', semantics: { kind: 'windowed-average' } });
+    expect(await replay.probe({ env: {}, options: { file, scope: 'rack' } })).toMatchObject({ state: 'unavailable', code: 'not-configured', reason: expect.stringMatching(/scope=rack .*--source-opt scope=device\|node\|host-cpu/) });
+    expect(await replay.probe({ env: {}, options: { file, semantics: 'avg' } })).toMatchObject({ state: 'unavailable', reason: expect.stringMatching(/semantics=avg/) });
+  });
 });
 
 describe('estimate', () => {
