@@ -20,6 +20,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = EXIT.BAD_INPUT;
     return;
   }
+  // a reader that goes away (`wattbench run | head -3`) must not crash a run: what it measured is written to files,
+  // and stdout is only a view of it; the lines it would have printed are dropped
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err; });
+  }
   const ctrl = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
