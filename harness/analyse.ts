@@ -3,7 +3,7 @@
 import type { Device, DevicePower, Gap, Idle, Metric, Repetition, Semantics, Source, Summary, Warning, Fidelity } from '../results/types.gen.js';
 import type { Sample } from '../results/samples.js';
 import type { Scope } from '../drivers/driver.js';
-import { integrateCounter, integrateSeries, unwrapCounter, toSeries, idleSubtracted, efficiency, medianSpacing, type Series, type UnwrappedCounter, type CounterReset } from './energy.js';
+import { integrateCounter, integrateSeries, peakOfSum, unwrapCounter, toSeries, idleSubtracted, efficiency, medianSpacing, type Series, type UnwrappedCounter, type CounterReset } from './energy.js';
 import { describe, percentile } from './stats.js';
 import { gradeFidelity, type FidelityWindow } from './fidelity.js';
 import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
@@ -143,6 +143,17 @@ function prepare(sem: Semantics, samples: readonly Sample[]): Prepared {
   return out;
 }
 
+/**
+ * The window's peak of the devices' total power. One device: its own peak. Several, all with power readings: the
+ * peak of their interpolated sum (devices seldom peak at the same instant). Otherwise (a counter-only device) the
+ * sum of each device's peak, an upper bound.
+ */
+function peakPower(power: Series[], startS: number, endS: number, sumOfPeaksW: number, devs: DevicePower[]): number {
+  if (devs.length === 1) return devs[0]!.peakPowerW ?? sumOfPeaksW;
+  if (power.some((x) => x.ts.length === 0)) return sumOfPeaksW;
+  return peakOfSum(power, startS, endS) ?? sumOfPeaksW;
+}
+
 /** Highest power reading in [startS, endS] of a sorted series, or null. */
 function peakIn(series: Series, startS: number, endS: number): number | null {
   let lo = 0, hi = series.ts.length;
@@ -237,6 +248,8 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     shortest = shortest === null ? dur : Math.min(shortest, dur);
     const devs: DevicePower[] = [];
     let energy = 0, peakSum = 0, anyPeak = false, edgeHeld = false;
+    const powerSeries: Series[] = [];
+    let peakShiftS = 0;
     const telemetry = new DiagnosticsFold();
     const repWindows: FidelityWindow[] = [];
     for (const d of measured) {
@@ -245,6 +258,8 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
       methodUsed = e.method;
       energy += e.energyJ;
       if (e.peakPowerW !== null) { peakSum += e.peakPowerW; anyPeak = true; }
+      powerSeries.push(prepare(sem, arr).power);
+      peakShiftS = e.method === 'counter' ? 0 : e.choice.shiftS; // the same readings and shift as the device's own peak
       edgeHeld ||= e.edgeHeld;
       minCoverage = minCoverage === null ? e.coveragePct : Math.min(minCoverage, e.coveragePct);
       if (e.resets.length > 0) warnings.push(warn('COUNTER_RESET', { repetition: r.index, deviceId: d.id }, resetMessage(e.resets)));
@@ -279,7 +294,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
       ...(Object.keys(diagnostics).length ? { diagnostics } : {}),
       figures: {
         durationS: dur, energyJ: energy, idleSubtractedEnergyJ: idleSub,
-        meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: anyPeak ? peakSum : null,
+        meanPowerW: dur > 0 ? energy / dur : 0, peakPowerW: anyPeak ? peakPower(powerSeries, startS + peakShiftS, endS + peakShiftS, peakSum, devs) : null,
         tokensPerS: eff.tokensPerS, tokensPerJ: eff.tokensPerJ, joulesPerToken: eff.joulesPerToken,
         idleSubtractedTokensPerJ: idleSub !== null && idleSub > 0 ? r.tokens.total / idleSub : null,
       },

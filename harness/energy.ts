@@ -109,6 +109,36 @@ export function integrateSeries(series: Series, startS: number, endS: number, op
   return { energyJ: energy, meanPowerW: energy / dur, peakPowerW: peak, sampleCount: inside, coveragePct: coverage(ts, a0, b0, maxGap), edgeHeld: a.held || b.held };
 }
 
+/**
+ * Highest total power over [startS, endS] of several devices read at their own times: each device's readings
+ * interpolated at every reading time of any device, summed. The sum of per-device peaks overstates it whenever
+ * the devices do not peak together. Null when no series has a reading there.
+ */
+export function peakOfSum(series: readonly Series[], startS: number, endS: number): number | null {
+  const live = series.filter((x) => x.ts.length > 0);
+  if (live.length === 0) return null;
+  const times = [startS, endS];
+  for (const x of live) for (let i = upperBound(x.ts, startS); i < x.ts.length && x.ts[i]! < endS; i++) times.push(x.ts[i]!);
+  times.sort((a, b) => a - b);
+  // per series, the last reading at or before t (-1: none yet); t only grows, so each pointer only moves forward
+  const ptr = live.map((x) => upperBound(x.ts, startS) - 1);
+  let peak = -Infinity;
+  for (const t of times) {
+    let sum = 0;
+    for (let k = 0; k < live.length; k++) {
+      const { ts, vs } = live[k]!;
+      let i = ptr[k]!;
+      while (i + 1 < ts.length && ts[i + 1]! <= t) i++;
+      ptr[k] = i;
+      if (i < 0) sum += vs[0]!;
+      else if (i >= ts.length - 1 || ts[i + 1] === ts[i]) sum += vs[i]!;
+      else sum += vs[i]! + ((t - ts[i]!) / (ts[i + 1]! - ts[i]!)) * (vs[i + 1]! - vs[i]!);
+    }
+    if (sum > peak) peak = sum;
+  }
+  return peak;
+}
+
 export function medianSpacing(ts: ArrayLike<number>): number {
   if (ts.length < 2) return Infinity;
   const d: number[] = [];

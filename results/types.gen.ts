@@ -358,6 +358,9 @@ export interface Figures {
    */
   idleSubtractedEnergyJ: number | null;
   meanPowerW: number;
+  /**
+   * Highest total power in the window: the peak of the devices' interpolated sum where all give power readings, else the sum of their peaks (an upper bound).
+   */
   peakPowerW: number | null;
   tokensPerS: number;
   /**

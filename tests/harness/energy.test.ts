@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { integratePower, integrateCounter, unwrapCounter, integrateSeries, idleSubtracted, efficiency } from '../../harness/energy.js';
+import { integratePower, integrateCounter, unwrapCounter, integrateSeries, peakOfSum, idleSubtracted, efficiency } from '../../harness/energy.js';
 
 const series = (f: (t: number) => number, t0: number, t1: number, dt: number) => {
   const out = [];
@@ -83,6 +83,21 @@ describe('integrateCounter', () => {
     const r = integrateCounter(u, 0, 3);
     expect(r.resets).toEqual([{ fromS: 1, toS: 2, bridged: 'power' }]);
     within(r.energyJ, 300, 1e-9);
+  });
+});
+
+describe('peakOfSum', () => {
+  const S = (pts: Array<[number, number]>) => ({ ts: Float64Array.from(pts.map((p) => p[0])), vs: Float64Array.from(pts.map((p) => p[1])) });
+  it('is the peak of the total, not the total of the peaks, for devices that peak at different times', () => {
+    const a = S([[0, 100], [1, 300], [2, 100], [3, 100]]);
+    const b = S([[0.5, 80], [1.5, 80], [2.5, 300], [3.5, 80]]);
+    // at t=1: 300 + 80 = 380; at t=2.5: 100 + 300 = 400; per-device peaks would sum to 600
+    expect(peakOfSum([a, b], 0, 3.5)).toBeCloseTo(400, 9);
+    // a window that holds only a's peak: 300 + b interpolated at 1 (80)
+    expect(peakOfSum([a, b], 0.8, 1.2)).toBeCloseTo(380, 9);
+    // interpolated at the window's edges: inside [1.2, 1.4] a falls from 260 to 220, b is 80
+    expect(peakOfSum([a, b], 1.2, 1.4)).toBeCloseTo(340, 9);
+    expect(peakOfSum([S([])], 0, 1)).toBeNull();
   });
 });
 
