@@ -7,8 +7,42 @@ import { randomBytes } from 'node:crypto';
 import { validateResult, type SchemaProblem } from './validate.js';
 import { upgradeResult } from './upgrade.js';
 import type { WattbenchResult } from './types.gen.js';
+import { badInput } from '../lib/errors.js';
+
+/**
+ * A file path the user named for output must be a regular file or nothing yet. A rename over a FIFO, a socket or a
+ * device node replaces it (as root, /dev/null or /dev/full), and a folder or a path under a file cannot take one:
+ * each is one exit-2 line naming the path, never a stack trace or a replaced device.
+ */
+export async function checkOutputFile(path: string, flag = '--out'): Promise<void> {
+  const abs = resolve(path);
+  let st;
+  try { st = await stat(abs); } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return checkOutputParent(abs, flag);
+    if (code === 'ENOTDIR') throw badInput('OUTPUT_NOT_WRITABLE', `${flag} ${abs}: a part of that path is a file, not a folder`, `name a file in a folder, e.g. ${flag} results/out.json`);
+    throw err;
+  }
+  if (st.isDirectory()) throw badInput('OUTPUT_NOT_WRITABLE', `${flag} ${abs} is a folder; this writes one file`, `name the file, e.g. ${flag} ${join(path, 'out.json')}`);
+  if (!st.isFile()) throw badInput('OUTPUT_NOT_WRITABLE', `${flag} ${abs} exists and is not a regular file (a device, FIFO or socket); writing would replace it`, `name a regular file, e.g. ${flag} out.json`);
+}
+
+async function checkOutputParent(abs: string, flag: string): Promise<void> {
+  for (let p = dirname(abs); ; p = dirname(p)) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw badInput('OUTPUT_NOT_WRITABLE', `${flag} ${abs}: ${p} is a file, not a folder`, `name a file in a folder, e.g. ${flag} results/out.json`);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (dirname(p) === p) return;
+    }
+  }
+}
 
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  // never rename over something that is not a regular file (see checkOutputFile)
+  const existing = await stat(path).catch(() => null);
+  if (existing && !existing.isFile()) throw Object.assign(new Error(`${path} exists and is not a regular file`), { code: existing.isDirectory() ? 'EISDIR' : 'ENOTREG' });
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
@@ -37,6 +71,7 @@ export async function writeResult(path: string, result: WattbenchResult): Promis
     const detail = v.problems.map((p) => `${p.pointer}: ${p.message}`).join('; ');
     throw new Error(`internal error: the result does not match the schema (${detail})`);
   }
+  await checkOutputFile(path);
   await makeDir(dirname(path));
   await writeFileAtomic(path, text);
 }

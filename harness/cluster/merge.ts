@@ -7,7 +7,7 @@ import { readFile, readdir, stat, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Device, Gap, WattbenchResult, Source } from '../../results/types.gen.js';
 import { readSampleLog, SampleLog, type Sample } from '../../results/samples.js';
-import { writeResult } from '../../results/io.js';
+import { checkOutputFile, writeResult } from '../../results/io.js';
 import { SCHEMA_VERSION } from '../../results/validate.js';
 import { badInput } from '../../lib/errors.js';
 import { analyse, type RepetitionRaw, type SourceRun } from '../analyse.js';
@@ -249,9 +249,12 @@ export function mergeShards(set: ShardSet, o: MergeOptions): MergeOutput {
 
 /** Merge and write the result (validated, atomic) and its raw samples beside it. */
 export async function mergeToFile(args: string[], out: string, o: Omit<MergeOptions, 'samplesFileName'>, eventsDir?: string): Promise<{ result: WattbenchResult; resultPath: string; samplesPath: string }> {
-  const set = await loadShardSet(args, eventsDir);
   const resultPath = resolve(out);
   const samplesPath = resultPath.replace(/\.json$/i, '') + '.samples.jsonl';
+  // both files are checked before anything is written, so a bad --out leaves no orphan samples file
+  await checkOutputFile(resultPath);
+  await checkOutputFile(samplesPath, '--out (its samples file)');
+  const set = await loadShardSet(args, eventsDir);
   const m = mergeShards(set, { ...o, samplesFileName: basename(samplesPath) });
   await rm(samplesPath, { force: true }); // the log appends; a re-merge must not double the samples
   const log = new SampleLog(samplesPath);
