@@ -42,6 +42,8 @@ export function utilization(a: CpuTimes, b: CpuTimes): number {
   return Math.min(1, Math.max(0, (b.busy - a.busy) / dt));
 }
 
+const MAX_TDP_W = 10_000;
+
 export const estimate: Driver = {
   meta: {
     id: 'estimate', title: 'Estimate from CPU utilization × TDP', vendor: 'CPU', scope: 'estimated', priority: 1,
@@ -51,7 +53,8 @@ export const estimate: Driver = {
   async probe(ctx): Promise<ProbeResult> {
     const threads = os.cpus().length || 1;
     const tdp = ctx.options['tdp-w'] !== undefined ? Number(ctx.options['tdp-w']) : DEFAULT_WATTS_PER_THREAD * threads;
-    if (!Number.isFinite(tdp) || tdp <= 0) return { state: 'unavailable', code: 'not-configured', reason: `tdp-w must be a positive number of watts, got '${ctx.options['tdp-w']}'` };
+    // a CPU package draws tens to hundreds of watts; beyond MAX_TDP_W the value is a typo, not a chip
+    if (!Number.isFinite(tdp) || tdp <= 0 || tdp > MAX_TDP_W) return { state: 'unavailable', code: 'not-configured', reason: `tdp-w must be a number of watts above 0 and at most ${MAX_TDP_W}, got '${ctx.options['tdp-w']}' — pass e.g. --source-opt tdp-w=280` };
     return {
       state: 'ok',
       devices: [{ id: 'estimate:cpu', index: 0, vendor: 'CPU', name: os.cpus()[0]?.model?.trim() || 'CPU', kind: 'cpu', tdpW: tdp }],

@@ -70,6 +70,24 @@ async function sampleBeyondLastWindow(reps: RepetitionRaw[], lastReadingS: Reado
   while (!covered() && Date.now() < deadline && !signal.aborted) await sleepMs(20, signal);
 }
 
+/** Beyond any meter (a 10 MW rack row; 1 PJ, a year of 30 MW): a reading past these is a broken sensor or trace. */
+const MAX_PLAUSIBLE_POWER_W = 1e7;
+const MAX_PLAUSIBLE_ENERGY_J = 1e15;
+
+/**
+ * The sample with its implausible fields removed (null when nothing is left): a reading of 1e308 W would make the
+ * window's energy Infinity, which no result can hold, and the whole measurement would be lost to one bad line.
+ */
+function plausible(s: Sample, dropped: () => void): Sample | null {
+  const badP = s.powerW !== undefined && !(Math.abs(s.powerW) <= MAX_PLAUSIBLE_POWER_W);
+  const badE = s.energyJ !== undefined && !(Math.abs(s.energyJ) <= MAX_PLAUSIBLE_ENERGY_J);
+  if (!badP && !badE) return s;
+  dropped();
+  const { powerW, energyJ, ...rest } = s;
+  const kept: Sample = { ...rest, ...(badP || powerW === undefined ? {} : { powerW }), ...(badE || energyJ === undefined ? {} : { energyJ }) };
+  return kept.powerW === undefined && kept.energyJ === undefined ? null : kept;
+}
+
 export const RUN_ORDER = ['inventory', 'probe', 'idle', 'warmup', 'window', 'cooldown', 'result'] as const;
 
 export function makeRunId(label: string, at = new Date()): string {
@@ -140,6 +158,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
   const srcRun: SourceRun = { id: driver.meta.id, scope: probe.scope ?? driver.meta.scope, semantics: probe.semantics, deviceIds: devices.map((d) => d.id), requestedIntervalMs: intervalMs, restarts: 0, gaps: [], ...(probe.note ? { note: probe.note } : {}) };
   let lastPower = new Map<string, number>();
   const lastReadingS = new Map<string, number>();
+  let implausible = 0;
   const samplerAbort = new AbortController();
   let sampler: Sampler | undefined;
   const repetitions: RepetitionRaw[] = [];
@@ -153,7 +172,11 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     sampler = await driver.start({
       devices, intervalMs, clock, signal: samplerAbort.signal, options: req.sourceOptions[driver.meta.id] ?? {}, env, probe,
       sink: {
-        sample: (s) => {
+        sample: (raw) => {
+          const s = plausible(raw, () => {
+            if (implausible++ === 0) progress.warn(`${driver.meta.id}: dropped a reading no sensor can give (${JSON.stringify({ powerW: raw.powerW, energyJ: raw.energyJ })}); later ones are counted in the result`);
+          });
+          if (!s) return;
           samples.push(s); log.write({ type: 'sample', ...s });
           if (s.powerW !== undefined) lastPower.set(s.deviceId, s.powerW);
           if (s.powerW !== undefined || s.energyJ !== undefined) lastReadingS.set(s.deviceId, Math.max(s.tS, lastReadingS.get(s.deviceId) ?? -Infinity));
@@ -176,6 +199,10 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
       idleWindow = { startS: t0, endS: clock.nowS() };
     }
 
+    // the first window must not open before the sensors have spoken: with --idle 0 a workload would otherwise start
+    // before the first reading (an estimate needs one interval of CPU times; a vendor tool, its start-up)
+    const firstByS = Date.now() + Math.min(10_000, 5 * Math.max(intervalMs, probe.semantics.updatePeriodMs ?? 0) + 2000);
+    while (!signal.aborted && Date.now() < firstByS && !devices.every((d) => lastReadingS.has(d.id))) await sleepMs(20, signal);
     const wlEnv = { ...env, ...visible.env };
     const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
     for (let i = 0; i < maxReps && !signal.aborted; i++) {
@@ -201,6 +228,7 @@ export async function executeRun(req: RunRequest, progress: Progress, signal: Ab
     await sampler?.stop().catch((err) => errors.push({ code: 'SAMPLER_STOP', message: errorMessage(err) }));
   }
   interrupted = signal.aborted;
+  if (implausible > 0) srcRun.note = `${srcRun.note ? `${srcRun.note}; ` : ''}${implausible} implausible reading(s) dropped (power beyond ±${MAX_PLAUSIBLE_POWER_W.toExponential()} W or energy beyond ${MAX_PLAUSIBLE_ENERGY_J.toExponential()} J)`;
 
   // 7. result
   phase('result');

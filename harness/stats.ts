@@ -17,7 +17,12 @@ export function tCritical95(df: number): number {
 export function mean(xs: readonly number[]): number {
   let s = 0;
   for (const x of xs) s += x;
-  return xs.length ? s / xs.length : NaN;
+  if (!xs.length) return NaN;
+  if (Number.isFinite(s)) return s / xs.length;
+  // finite values whose sum overflows (a workload metric near 1e308): average the scaled-down values instead
+  let m = 0;
+  for (const x of xs) m += x / xs.length;
+  return m;
 }
 
 export function sampleSd(xs: readonly number[]): number {
@@ -25,7 +30,13 @@ export function sampleSd(xs: readonly number[]): number {
   const m = mean(xs);
   let s = 0;
   for (const x of xs) s += (x - m) ** 2;
-  return Math.sqrt(s / (xs.length - 1));
+  if (Number.isFinite(s) || !xs.every(Number.isFinite)) return Math.sqrt(s / (xs.length - 1));
+  // squares that overflow: work in units of the largest deviation
+  let scale = 0;
+  for (const x of xs) scale = Math.max(scale, Math.abs(x / 2 - m / 2));
+  let q = 0;
+  for (const x of xs) q += ((x / 2 - m / 2) / scale) ** 2;
+  return 2 * scale * Math.sqrt(q / (xs.length - 1));
 }
 
 const orNull = (x: number) => (Number.isFinite(x) ? x : null);

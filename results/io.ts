@@ -62,6 +62,9 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
   }
 }
 
+/** A result that fails its own schema: a bug in wattbench, never the user's input. */
+export class InvalidResultError extends Error {}
+
 /** Validate, then write atomically. Refuses to write an invalid result: that is a bug, not a user error. */
 export async function writeResult(path: string, result: WattbenchResult): Promise<void> {
   const text = JSON.stringify(result, null, 2) + '\n';
@@ -69,7 +72,7 @@ export async function writeResult(path: string, result: WattbenchResult): Promis
   const v = validateResult(JSON.parse(text));
   if (!v.ok) {
     const detail = v.problems.map((p) => `${p.pointer}: ${p.message}`).join('; ');
-    throw new Error(`internal error: the result does not match the schema (${detail})`);
+    throw new InvalidResultError(`internal error: the result does not match the schema (${detail.slice(0, 2000)}); please report this`);
   }
   await checkOutputFile(path);
   await makeDir(dirname(path));
@@ -91,7 +94,14 @@ export async function writeResultOrRescue(path: string, result: WattbenchResult)
     return { path };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (!code) throw err; // not the file system: an invalid result is a bug, not a place problem
+    if (err instanceof InvalidResultError) {
+      // a bug (a figure no schema admits), not a place problem: the measurement is still kept, beside the samples,
+      // under a name no reader mistakes for a valid result, and the run says so (exit 1)
+      const invalidPath = path.replace(/\.json$/i, '') + '.invalid.json';
+      await writeFileAtomic(invalidPath, JSON.stringify(result, null, 2) + '\n');
+      return { path: invalidPath, failed: err.message };
+    }
+    if (!code) throw err;
     const rescue = join(RESCUE_DIR, basename(path));
     const failed = (err as Error).message;
     const rescued: WattbenchResult = {

@@ -27,3 +27,15 @@ describe('stats', () => {
     expect(percentile([7], 99)).toBe(7);
   });
 });
+
+describe('statistics of huge finite values', () => {
+  it('do not overflow to Infinity: the mean and sd of values near the largest double stay finite and right', async () => {
+    const { describe: stats } = await import('../../harness/stats.js');
+    const s = stats([1e308, 1e308]);
+    expect(s.mean).toBe(1e308);
+    expect(s.sd).toBe(0);
+    const t = stats([1.5e308, 0.5e308, 1e308]);
+    expect(t.mean).toBeCloseTo(1e308, -300);
+    expect(t.sd! / 0.5e308).toBeCloseTo(1, 12);
+  });
+});

@@ -39,3 +39,16 @@ describe('checkOutputFile', () => {
     expect((await stat(join(dir, 'fifo'))).isFIFO()).toBe(true);
   });
 });
+
+describe('a result that fails its own schema', () => {
+  it('is kept as RUN.invalid.json beside where it was due, and reported as not written (never lost)', async () => {
+    const { writeResultOrRescue } = await import('../../results/io.js');
+    const dir = await tempDir('wb-invalid-');
+    const broken = { schemaVersion: 1, runId: 'r', summary: { energyJ: null } } as never;
+    const w = await writeResultOrRescue(join(dir, 'r.json'), broken);
+    expect(w.path).toBe(join(dir, 'r.invalid.json'));
+    expect(w.failed).toMatch(/does not match the schema/);
+    expect(JSON.parse(await (await import('node:fs/promises')).readFile(w.path, 'utf8'))).toMatchObject({ runId: 'r' });
+    await expect(stat(join(dir, 'r.json'))).rejects.toThrow();
+  });
+});
