@@ -5,6 +5,7 @@
 // run clock and streamed to the raw samples file as it arrives, so nothing measured is lost to a crash or signal.
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { Device, Semantics, Source, WattbenchResult, Settings } from '../results/types.gen.js';
 import { SampleLog, type Sample, type SampleRecord } from '../results/samples.js';
 import { writeResultOrRescue, checkWritableDir } from '../results/io.js';
@@ -114,15 +115,21 @@ function visibilityEnv(choice: SourceChoice, devices: Device[], options: Record<
   return { env: { ...fixed, ...Object.fromEntries(vars.map((v) => [v, value])) }, devices };
 }
 
-export async function executeRun(req: RunRequest, progress: Progress, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<RunOutcome> {
+export async function executeRun(request: RunRequest, progress: Progress, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<RunOutcome> {
   const clock: RunClock = createRunClock();
+  // secret values of the environment (API keys, tokens) are scrubbed from everything written or shown (lib/redact.ts);
+  // the label (the command line, often) is scrubbed before it names anything: the run id, the files, the progress
+  const redact = makeRedactor(env);
+  const req: RunRequest = { ...request, label: redact(request.label) };
   const runId = req.runId ?? makeRunId(req.label);
   const resultPath = join(req.outDir, `${runId}.json`);
   const samplesPath = join(req.outDir, `${runId}.samples.jsonl`);
   const phaseLog: Array<{ tS: number; phase: string; repetition?: number }> = [];
   const mark = (phase: string, repetition?: number) => phaseLog.push({ tS: clock.nowS(), phase, ...(repetition !== undefined ? { repetition } : {}) });
-  // secret values of the environment (API keys, tokens) are scrubbed from everything written or shown (lib/redact.ts)
-  const redact = makeRedactor(env);
+  // a run id given twice must not replace the earlier measurement (generated ids carry a random suffix)
+  for (const p of [resultPath, samplesPath]) {
+    if (await stat(p).then(() => true, () => false)) throw badInput('RUN_ID_EXISTS', `${p} exists: run id '${runId}' was used before in this folder`, 'choose another --run-id, or another --out folder; wattbench never overwrites a measurement');
+  }
 
   // a folder we cannot write is known before anything is measured
   const unwritable = await checkWritableDir(req.outDir);

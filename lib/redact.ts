@@ -18,8 +18,11 @@ export function looksSecretName(name: string): boolean {
   return SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
 }
 
+// a URL that carries a user and password (postgres://admin:pw@db/x): the whole value is a credential
+const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i;
+
 export function looksSecretValue(value: string): boolean {
-  return SECRET_VALUE.test(value.trim());
+  return SECRET_VALUE.test(value.trim()) || URL_WITH_PASSWORD.test(value.trim());
 }
 
 export function isSecret(name: string, value: string | undefined): boolean {

@@ -55,6 +55,8 @@ describe('secrets never leak', () => {
     await writeFile(suite, JSON.stringify({ runs: [
       { workload: 'command', config: { command: [process.execPath, careless], name: 'careless', env: { SUITE_HF_TOKEN: suiteSecret, MY_SERVICE_TOKEN: suiteToken, OMP_NUM_THREADS: '2' } } },
       { workload: 'command', config: { command: [process.execPath, good], name: 'good' } },
+      // unnamed: its label is its command line, which carries a key (file names and run ids come from labels)
+      { workload: 'command', config: { command: [process.execPath, good, secrets.GITHUB_TOKEN!] } },
     ] }));
     const out = join(dir, 'out');
     const report = join(dir, 'report');
@@ -76,7 +78,9 @@ describe('secrets never leak', () => {
 
       // search everything written and everything printed
       const files = [...(await allFiles(out)), ...(await allFiles(report))];
-      expect(files.length).toBeGreaterThanOrEqual(7); // 2 results, 2 raw traces, html, md, csv
+      expect(files.length).toBeGreaterThanOrEqual(9); // 3 results, 3 raw traces, html, md, csv
+      // file names too (case-insensitively: a run id is a lower-cased slug of the label)
+      for (const f of files) for (const v of Object.values(secrets)) expect(f.toLowerCase().includes(v.toLowerCase()), `${v.slice(0, 12)}… in a file name`).toBe(false);
       const texts: Array<[string, string]> = [
         ...(await Promise.all(files.map(async (f) => [f, await readFile(f, 'latin1')] as [string, string]))),
         ['run stdout', run.stdout], ['run stderr', run.stderr], ['report stdout', rep.stdout], ['report stderr', rep.stderr], ['validate stdout', val.stdout],
@@ -90,7 +94,7 @@ describe('secrets never leak', () => {
       expect(c.workload.config.env).toEqual({ SUITE_HF_TOKEN: REDACTED, MY_SERVICE_TOKEN: REDACTED, OMP_NUM_THREADS: '2' });
       expect(c.repetitions[0].error.stderrTail).toMatch(/Incorrect API key provided: \[redacted\]/);
       expect(results.find((x) => x.workload.name === 'good').status).toBe('ok');
-      return { expected: 2, found: valid.length };
+      return { expected: 3, found: valid.length };
     });
   });
 
@@ -100,5 +104,7 @@ describe('secrets never leak', () => {
     expect(recordableEnv({ A: 'sk-proj-abcdefghijklmnop', B: '4', API_KEY: 'x' })).toEqual({ A: REDACTED, B: '4', API_KEY: REDACTED });
     const r = makeRedactor({ HF_TOKEN: 'hf_abcdefghijklmnopqrst', SHORT_TOKEN: 'abc', PATH: '/usr/bin' });
     expect(r('token hf_abcdefghijklmnopqrst in /usr/bin, abc')).toBe(`token ${REDACTED} in /usr/bin, abc`);
+    // a URL that carries a password is a credential whatever its variable is called
+    expect(recordableEnv({ DBCONN: 'postgres://admin:hunter2pass@db.internal/x', SITE: 'https://example.com/x' })).toEqual({ DBCONN: REDACTED, SITE: 'https://example.com/x' });
   });
 });
