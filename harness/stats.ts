@@ -39,12 +39,17 @@ export function sampleSd(xs: readonly number[]): number {
   return 2 * scale * Math.sqrt(q / (xs.length - 1));
 }
 
+/** A standard deviation at or below this share of the mean is floating-point noise, shown and stored as 0. */
+const SD_NOISE_REL = 1e-12;
+
 const orNull = (x: number) => (Number.isFinite(x) ? x : null);
 
 export function describe(xs: readonly number[]): Stats {
   const n = xs.length;
   const m = mean(xs);
-  const sd = sampleSd(xs);
+  // identical values summed in different orders differ in the last bits (250 ± 5.9e-14 W): that is no spread
+  const rawSd = sampleSd(xs);
+  const sd = Number.isFinite(rawSd) && rawSd <= SD_NOISE_REL * Math.abs(m) ? 0 : rawSd;
   const half = n >= 2 ? tCritical95(n - 1) * sd / Math.sqrt(n) : NaN;
   return {
     n,

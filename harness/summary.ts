@@ -14,7 +14,11 @@ export function printSummary(outcomes: RunOutcome[], out: NodeJS.WritableStream)
     const used = r.sources.find((s) => s.state === 'used');
     const scope = used && used.state === 'used' ? used.scope : '?';
     const s = r.summary;
-    out.write(`\n${r.workload.name}  ·  ${used?.id ?? '?'} (${scope})  ·  ${s ? `${s.repetitionsOk}/${s.repetitionsTotal}` : `0/${r.repetitions.length}`} repetitions ok  ·  ${r.status}\n`);
+    // completed repetitions, and of those the ones long enough to count (SHORT_WINDOW ones are kept, not counted)
+    const ok = r.repetitions.filter((x) => x.status === 'ok').length;
+    const headline = r.repetitions.filter((x) => x.status === 'ok' && x.headline !== false).length;
+    const reps = `${ok}/${r.repetitions.length} repetitions ok${headline < ok ? `, ${headline} counted` : ''}`;
+    out.write(`\n${r.workload.name}  ·  ${used?.id ?? '?'} (${scope})  ·  ${reps}  ·  ${r.status}\n`);
     if (s) {
       out.write(`  tokens/J      ${fmtStat(s.tokensPerJ).padEnd(22)} (mean ± 95% CI)${s.tokensPerJ.cvPct !== null ? `   CV ${s.tokensPerJ.cvPct.toFixed(1)}%` : ''}\n`);
       out.write(`  tokens/s      ${fmtStat(s.tokensPerS)}\n`);

@@ -39,3 +39,13 @@ describe('statistics of huge finite values', () => {
     expect(t.sd! / 0.5e308).toBeCloseTo(1, 12);
   });
 });
+
+describe('floating-point noise', () => {
+  it('is no spread: values equal but for their last bits have sd 0 and a zero-width CI', async () => {
+    const { describe: stats } = await import('../../harness/stats.js');
+    const s = stats([250, 250 + 5.7e-14, 250 - 2.8e-14]);
+    expect(s.sd).toBe(0);
+    expect(s.ci95HalfWidth).toBe(0);
+    expect(stats([250, 250.001, 249.999]).sd).toBeGreaterThan(0); // a real spread stays
+  });
+});
