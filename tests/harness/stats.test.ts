@@ -6,7 +6,7 @@ describe('stats', () => {
     const s = stats([10, 12, 14]);
     expect(s.mean).toBe(12);
     expect(s.sd).toBeCloseTo(2, 12);
-    expect(s.ci95HalfWidth).toBeCloseTo(4.303 * 2 / Math.sqrt(3), 9);
+    expect(s.ci95HalfWidth).toBeCloseTo(4.302653 * 2 / Math.sqrt(3), 9);
     expect(s.cvPct).toBeCloseTo(100 * 2 / 12, 9);
     expect(s.ci95Low! + s.ci95HalfWidth!).toBeCloseTo(12, 9);
   });
@@ -47,5 +47,13 @@ describe('floating-point noise', () => {
     expect(s.sd).toBe(0);
     expect(s.ci95HalfWidth).toBe(0);
     expect(stats([250, 250.001, 249.999]).sd).toBeGreaterThan(0); // a real spread stays
+  });
+});
+
+describe('Student t, 95% two-sided', () => {
+  it('matches scipy.stats.t.ppf(0.975, df) to 1e-6 (table) and 2e-6 (expansion beyond 30)', async () => {
+    const { tCritical95 } = await import('../../harness/stats.js');
+    const exact: Array<[number, number]> = [[1, 12.706205], [2, 4.302653], [3, 3.182446], [9, 2.262157], [30, 2.042272], [31, 2.039513], [40, 2.021075], [60, 2.000298], [100, 1.983972], [1000, 1.962339]];
+    for (const [df, t] of exact) expect(Math.abs(tCritical95(df) - t), `df ${df}`).toBeLessThan(df <= 30 ? 1e-6 : 2e-6);
   });
 });
