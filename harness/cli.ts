@@ -12,7 +12,9 @@ function help(): string {
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') { process.stdout.write(help()); process.exitCode = name ? EXIT.OK : EXIT.OK; return; }
+  // `wattbench help CMD` is `wattbench CMD --help`
+  if (name === 'help' && rest.length) return main([rest[0]!, '--help']);
+  if (!name || name === '--help' || name === '-h' || name === 'help') { process.stdout.write(help()); process.exitCode = EXIT.OK; return; }
   if (name === '--version' || name === '-V') { process.stdout.write(`${await toolVersion()}\n`); return; }
   const cmd = (COMMANDS as Record<string, (typeof COMMANDS)[keyof typeof COMMANDS]>)[name];
   if (!cmd) {

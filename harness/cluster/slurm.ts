@@ -6,6 +6,8 @@
 //   4. stop the samplers (touch DIR/stop), wait for their shards, merge into one validated result
 // --overlap lets the sampler step share CPUs, memory and GPUs with the workload's steps instead of holding them.
 
+import { badInput } from '../../lib/errors.js';
+
 export interface SlurmScriptOptions {
   nodes: number;
   ntasksPerNode: number;
@@ -46,12 +48,42 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Quote, but keep $SLURM_* / $WB_* variable references expandable (inside double quotes). */
+/**
+ * Quote, but keep $SLURM_* / $WB_* variable references expandable (inside double quotes). Any other `$` is
+ * escaped, so a value such as `$(cmd)` or `$((…))` stays text instead of running when the job starts.
+ */
 function dq(s: string): string {
-  return `"${s.replace(/(["\\`])/g, '\\$1')}"`;
+  return `"${s.replace(/(["\\`])/g, '\\$1').replace(/\$(?![A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})/g, '\\$')}"`;
+}
+
+/**
+ * The settings that are written into the script as text, with the flag each comes from. A newline (or any other
+ * control character) in one of them would end its #SBATCH line or shell word and start a line of its own, so such
+ * values are refused; the program's own arguments are exempt, since shq quotes them whole.
+ */
+const TEXT_SETTINGS: Array<[keyof SlurmScriptOptions, string]> = [
+  ['partition', '--partition'], ['account', '--account'], ['time', '--time'], ['jobName', '--job-name'], ['sbatch', '--sbatch'],
+  ['dir', '--dir'], ['wattbench', '--wattbench'], ['source', '--source'], ['sourceOptions', '--source-opt'], ['name', '--name'],
+  ['srunArgs', '--srun'], ['out', '--out'], ['clockBind', '--clock-bind'], ['clockHost', '--clock-host'],
+];
+
+/** Exit 2 (BAD_FLAG) when a setting holds a control character, naming its flag. */
+export function checkScriptText(o: SlurmScriptOptions): void {
+  for (const [key, flag] of TEXT_SETTINGS) {
+    const v = o[key];
+    for (const s of Array.isArray(v) ? v : typeof v === 'string' ? [v] : []) {
+      const m = /[\x00-\x1f\x7f]/.exec(s);
+      if (m) {
+        const code = m[0].charCodeAt(0);
+        const name = code === 10 ? 'a newline' : code === 13 ? 'a carriage return' : code === 0 ? 'a NUL byte' : `control character 0x${code.toString(16).padStart(2, '0')}`;
+        throw badInput('BAD_FLAG', `${flag} '${JSON.stringify(s).slice(1, -1)}' contains ${name}, which would break the sbatch script into extra lines`, `give ${flag} on one line (one --sbatch per #SBATCH setting)`);
+      }
+    }
+  }
 }
 
 export function slurmScript(o: SlurmScriptOptions): string {
+  checkScriptText(o);
   const L: string[] = [];
   const sb = (s: string) => L.push(`#SBATCH ${s}`);
   L.push('#!/bin/bash');

@@ -9,7 +9,7 @@ import type { ProbeResult, UnavailableCode } from '../../drivers/driver.js';
 import type { Device } from '../../results/types.gen.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 
-const options = {
+export const options = {
   json: { type: 'boolean' }, 'source-opt': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,8 +66,9 @@ export interface SourceReport {
 function describeOk(r: Extract<ProbeResult, { state: 'ok' }>): string {
   const s = r.semantics;
   const parts = [`${r.devices.length} device${r.devices.length === 1 ? '' : 's'}`, `${s.kind}${s.field ? ` (${s.field})` : ''}`];
-  if (s.averagingWindowMs) parts.push(`${s.averagingWindowMs} ms average`);
-  if (s.updatePeriodMs) parts.push(`updates every ${s.updatePeriodMs} ms`);
+  // periods derived from a trace's time steps carry float noise (100.00000000000142): one decimal is enough
+  if (s.averagingWindowMs) parts.push(`${+s.averagingWindowMs.toFixed(1)} ms average`);
+  if (s.updatePeriodMs) parts.push(`updates every ${+s.updatePeriodMs.toFixed(1)} ms`);
   return parts.join(', ');
 }
 
@@ -84,8 +85,9 @@ function table(head: string[], rows: string[][]): string {
 export const devices: Command = {
   name: 'devices', summary: 'list accelerators and whether each power source works here', usage,
   async run(argv, io) {
-    const { values: f } = parseFlags(argv, options, 'devices');
+    const { values: f, positionals } = parseFlags(argv, options, 'devices');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
+    if (positionals.length) throw badInput('BAD_FLAG', `devices takes no arguments, got '${positionals[0]}'`, 'run `wattbench devices` (options: --json, --source-opt K=V)');
     const optionsFor = sourceOptions(f['source-opt'], SOURCE_IDS);
     const probed = await probeAll(io.env, optionsFor);
     const reports: SourceReport[] = probed.map(({ driver, result }) => {

@@ -7,7 +7,7 @@ import { checkSourceId, parseKeyValues } from '../sources.js';
 import { k8sYaml, ACCELERATOR_RESOURCES, type Accelerator } from '../cluster/k8s.js';
 import { DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 
-const options = {
+export const options = {
   image: { type: 'string' }, nodes: { type: 'string' }, accelerator: { type: 'string' }, 'per-node': { type: 'string' }, name: { type: 'string' },
   namespace: { type: 'string' }, pvc: { type: 'string' }, 'storage-class': { type: 'string' }, storage: { type: 'string' }, wattbench: { type: 'string' },
   source: { type: 'string' }, 'source-opt': { type: 'string', multiple: true }, interval: { type: 'string' }, idle: { type: 'string' },
@@ -28,7 +28,8 @@ The image must hold sh, wattbench and PROGRAM.
   --namespace NS        --pvc CLAIM (existing RWX claim)       --storage-class SC --storage SIZE (default 1Gi)
   --source NAME --source-opt K=V --interval MS                 --idle S (default 10) --repetitions N (default 1)
   --kind train|infer|serve|other (default train)              --max-skew-ms MS (default ${DEFAULT_MAX_SKEW_MS})
-  --clock-port P        UDP port of the reference clock (default 7379)   --wattbench CMD (default wattbench)`;
+  --clock-port P        UDP port of the reference clock, 1..65535 (default 7379)   --wattbench CMD (default wattbench)
+  --record-hostname     put node names in the merged result (left out by default)`;
 
 export const k8s: Command = {
   name: 'k8s', summary: 'print Kubernetes manifests (Indexed Job) for a multi-node measurement', usage,
@@ -53,7 +54,7 @@ export const k8s: Command = {
       source: f.source, sourceOptions: f['source-opt'] ?? [], intervalMs: num(f.interval, '--interval', { min: 0, exclusiveMin: true }),
       idleS: num(f.idle, '--idle', { min: 0 }) ?? 10, repetitions: num(f.repetitions, '--repetitions', { integer: true, min: 1 }) ?? 1,
       maxSkewMs: num(f['max-skew-ms'], '--max-skew-ms', { min: 0 }) ?? DEFAULT_MAX_SKEW_MS, kind, command: positionals,
-      clockPort: num(f['clock-port'], '--clock-port', { integer: true, min: 1 }) ?? 7379, recordHostname: Boolean(f['record-hostname']),
+      clockPort: num(f['clock-port'], '--clock-port', { integer: true, min: 1, max: 65535, example: 7379 }) ?? 7379, recordHostname: Boolean(f['record-hostname']),
     }));
     return EXIT.OK;
   },

@@ -1,7 +1,7 @@
 // `wattbench report RESULTS... --out DIR`: render reports from validated result files only.
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { parseFlags, num } from './command.js';
+import { parseFlags, num, oneLine } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { collectResults } from '../collect.js';
 import { checkWritableDir } from '../../results/io.js';
@@ -34,18 +34,17 @@ export const report: Command = {
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (!positionals.length) throw badInput('BAD_FLAG', 'report needs result files or folders', 'e.g. wattbench report results/runs --out report/');
     if (!f.out) throw badInput('BAD_FLAG', 'report needs --out DIR', 'e.g. --out report/');
-    const numOpt = (v: string | undefined, flag: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw badInput('BAD_FLAG', `${flag} '${v}' is not a non-negative number`, `e.g. ${flag} 0.12`);
-      return n;
-    };
-    const pue = numOpt(f.pue, '--pue');
-    if (pue !== undefined && pue < 1) throw badInput('BAD_FLAG', `--pue '${f.pue}' is below 1`, 'PUE is facility energy ÷ IT energy, so at least 1 (e.g. --pue 1.2)');
-    const pricePerKWh = numOpt(f['price-per-kwh'], '--price-per-kwh');
-    const carbonGPerKWh = numOpt(f['carbon-g-per-kwh'], '--carbon-g-per-kwh');
+    // each remedy shows a value that the flag accepts (a PUE is at least 1)
+    const pue = num(f.pue, '--pue', { example: 1.3 });
+    if (pue !== undefined && pue < 1) throw badInput('BAD_FLAG', `--pue '${f.pue}' is below 1`, 'PUE is facility energy ÷ IT energy, so at least 1 (e.g. --pue 1.3)');
+    const pricePerKWh = num(f['price-per-kwh'], '--price-per-kwh', { min: 0, example: 0.12 });
+    const carbonGPerKWh = num(f['carbon-g-per-kwh'], '--carbon-g-per-kwh', { min: 0, example: 350 });
     const maxPowerCharts = num(f['max-power-charts'], '--max-power-charts', { min: 0, integer: true });
-    const { ok, invalid } = await collectResults(positionals);
+    const collected = await collectResults(positionals);
+    const { ok } = collected;
+    // a JSON.parse message can quote the file's own line breaks: each skipped file stays on one line (here and in
+    // the report's list of skipped files)
+    const invalid = collected.invalid.map((i) => ({ ...i, reason: oneLine(i.reason) }));
     for (const i of invalid) io.stderr.write(`skipped ${i.path}: ${i.reason}${i.problems?.length ? ` (${i.problems.slice(0, 3).map((p) => `${p.pointer}: ${p.message}`).join('; ')})` : ''}\n`);
     if (!ok.length) throw badInput('NO_RESULTS', 'no valid result files among the inputs', 'run `wattbench validate` on them to see why');
     if (f.baseline !== undefined) {

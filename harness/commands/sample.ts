@@ -7,21 +7,23 @@ import { EXIT, badInput } from '../../lib/errors.js';
 import type { Sample } from '../../results/samples.js';
 import { windowEnergy } from '../analyse.js';
 
-const options = {
+export const options = {
   source: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' },
   'source-opt': { type: 'string', multiple: true }, devices: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = `wattbench sample --source NAME --duration S [--interval MS] [--json] [--source-opt K=V] [--devices 0,1]
+const usage = `wattbench sample --duration S [--source NAME] [--interval MS] [--json] [--source-opt K=V] [--devices 0,1]
 
-Sample a power source without running a workload. Prints each device's mean power and energy; with --json,
+Sample a power source without running a workload (without --source, the best one that works here, as in
+\`wattbench devices\`). Prints each device's mean power and energy; with --json,
 every sample and the summary as one JSON document.`;
 
 export const sample: Command = {
   name: 'sample', summary: 'only sample a power source for a while', usage,
   async run(argv, io) {
-    const { values: f } = parseFlags(argv, options, 'sample');
+    const { values: f, positionals } = parseFlags(argv, options, 'sample');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
+    if (positionals.length) throw badInput('BAD_FLAG', `sample takes no arguments, got '${positionals[0]}'`, 'give everything as flags, e.g. wattbench sample --duration 5');
     const duration = num(f.duration, '--duration', { min: 0, exclusiveMin: true });
     if (duration === undefined) throw badInput('BAD_FLAG', 'sample needs --duration S', 'e.g. wattbench sample --source rapl --duration 5');
     const choice = await chooseSource(io.env, f.source, () => parseKeyValues(f['source-opt'], '--source-opt'));
@@ -65,7 +67,9 @@ export const sample: Command = {
     if (f.json) {
       io.stdout.write(JSON.stringify({ samples: samples.map((s) => ({ ...s, tS: +(s.tS - t0).toFixed(6) })), summary }, null, 2) + '\n');
     } else {
-      io.stdout.write(`${driver.meta.id} (${probe.scope ?? driver.meta.scope}, ${probe.semantics.kind}) for ${summary.durationS.toFixed(2)} s at ${intervalMs} ms\n`);
+      // the estimate source's scope and reading kind are both 'estimated': say it once
+      const what = [...new Set([summary.scope, probe.semantics.kind])].join(', ');
+      io.stdout.write(`${driver.meta.id} (${what}) for ${summary.durationS.toFixed(2)} s at ${+intervalMs.toFixed(3)} ms\n`);
       for (const d of perDevice) io.stdout.write(`  ${d.deviceId.padEnd(24)} ${String(d.samples).padStart(6)} samples  ${d.meanPowerW === null ? 'no reading' : `${d.meanPowerW.toFixed(2)} W  ${d.energyJ!.toFixed(2)} J`}\n`);
       if (gaps.length) io.stdout.write(`  ${gaps.length} gap(s); ${restarts} restart(s)\n`);
     }

@@ -8,7 +8,7 @@ import { EXIT, badInput } from '../../lib/errors.js';
 import { parseKeyValues, checkSourceId } from '../sources.js';
 import { runShard, waitReady } from '../cluster/shard.js';
 
-const options = {
+export const options = {
   dir: { type: 'string' }, source: { type: 'string' }, 'source-opt': { type: 'string', multiple: true }, interval: { type: 'string' },
   nodes: { type: 'string' }, 'node-index': { type: 'string' }, 'node-name': { type: 'string' }, reference: { type: 'boolean' },
   'clock-bind': { type: 'string' }, 'clock-port': { type: 'string' }, 'clock-host': { type: 'string' }, 'clock-server': { type: 'string' },
@@ -30,18 +30,20 @@ measure their clock offset against it at start and end. \`wattbench merge DIR\` 
   --node-name NAME       this node's name (default SLURMD_NODENAME / host name)
   --reference            serve the reference clock here (default: node 0)
   --clock-bind ADDR      address for the time server (default: every interface; loopback for --nodes 1)
-  --clock-port P         UDP port for the time server (default: any free port, written to clock.json)
+  --clock-port P         UDP port for the time server, 0..65535 (default 0: any free port, written to clock.json)
   --clock-host NAME      name the other nodes reach the reference by (default: the node name)
   --clock-server H:P     the reference's time server, instead of DIR/clock.json
   --duration S           stop after S seconds
   --wait-ready           wait until --nodes samplers are up (exit 2 after --timeout S, default 120)
-  --stop                 ask every sampler in DIR to stop`;
+  --stop                 ask every sampler in DIR to stop
+  --quiet                no progress lines on stderr`;
 
 export const shard: Command = {
   name: 'shard', summary: 'one node\'s sampler in a multi-node run (Slurm, Kubernetes)', usage,
   async run(argv, io) {
-    const { values: f } = parseFlags(argv, options, 'shard');
+    const { values: f, positionals } = parseFlags(argv, options, 'shard');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
+    if (positionals.length) throw badInput('BAD_FLAG', `shard takes no arguments, got '${positionals[0]}'`, 'give everything as flags (see `wattbench shard --help`)');
     if (!f.dir) throw badInput('BAD_FLAG', 'shard needs --dir DIR (a folder every node of the job shares)', 'e.g. --dir "$SLURM_SUBMIT_DIR/wattbench-$SLURM_JOB_ID"');
     const dir = resolve(f.dir);
     const nodes = num(f.nodes, '--nodes', { integer: true, min: 1 });
@@ -60,7 +62,7 @@ export const shard: Command = {
       intervalMs: num(f.interval, '--interval', { min: 0, exclusiveMin: true }),
       node: { ...(idx !== undefined ? { index: idx } : {}), ...(f['node-name'] ? { name: f['node-name'] } : {}) },
       nodes, reference: f.reference ? true : undefined,
-      clockBind: f['clock-bind'], clockPort: num(f['clock-port'], '--clock-port', { integer: true, min: 0 }), clockHost: f['clock-host'], clockServer: f['clock-server'],
+      clockBind: f['clock-bind'], clockPort: num(f['clock-port'], '--clock-port', { integer: true, min: 0, max: 65535, example: 7379 }), clockHost: f['clock-host'], clockServer: f['clock-server'],
       durationS: num(f.duration, '--duration', { min: 0, exclusiveMin: true }),
       env: io.env, signal: io.signal, log,
     });

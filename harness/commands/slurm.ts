@@ -1,6 +1,7 @@
 // `wattbench slurm -- PROGRAM`: write the sbatch script of a multi-node run (samplers, idle, workload, merge),
 // print it, or submit it with --submit.
-import { writeFile, chmod } from 'node:fs/promises';
+import { writeFile, chmod, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
@@ -9,7 +10,7 @@ import { slurmScript } from '../cluster/slurm.js';
 import { DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 import { findOnPath, runCommand } from '../../lib/process.js';
 
-const options = {
+export const options = {
   nodes: { type: 'string' }, 'ntasks-per-node': { type: 'string' }, 'gpus-per-node': { type: 'string' }, 'cpus-per-task': { type: 'string' },
   partition: { type: 'string' }, account: { type: 'string' }, time: { type: 'string' }, 'job-name': { type: 'string' }, sbatch: { type: 'string', multiple: true },
   dir: { type: 'string' }, wattbench: { type: 'string' }, source: { type: 'string' }, 'source-opt': { type: 'string', multiple: true }, interval: { type: 'string' },
@@ -33,10 +34,31 @@ window), stops the samplers and merges their shards into one validated result (w
   --dir DIR                       shared folder for the shards (default $SLURM_SUBMIT_DIR/wattbench-$SLURM_JOB_ID)
   --source NAME --source-opt K=V --interval MS   the power source on every node
   --idle S (default 10) --cooldown S (default 2) --repetitions N (default 1) --kind train|infer|serve|other
+  --name NAME                     the run's name in the result (given to wattbench stamp)
   --out FILE                      merged result (default $WB_DIR/result.json)
   --max-skew-ms MS                clock skew the merge accepts (default ${DEFAULT_MAX_SKEW_MS})
+  --record-hostname               put node names in the merged result (left out by default)
   --clock-host NAME --clock-bind ADDR   how the nodes reach node 0's time server (default: its node name)
-  --wattbench CMD                 how nodes run wattbench (default: wattbench; or set WATTBENCH in the job's environment)`;
+  --wattbench CMD                 how nodes run wattbench (default: wattbench; or set WATTBENCH in the job's environment)
+  --write FILE --submit           save the script (an existing regular file is replaced) / submit it with sbatch`;
+
+/** Save the script as an executable file; any file-system problem is one exit-2 line, not a stack trace. */
+async function writeScript(file: string, script: string): Promise<void> {
+  const path = resolve(file);
+  const remedy = 'choose another file with --write (in a folder that exists and that you can write)';
+  // a FIFO or device node (/dev/null as root) must not be written into or made executable
+  const st = await stat(path).catch(() => undefined);
+  if (st && !st.isFile()) throw badInput('OUTPUT_NOT_WRITABLE', `cannot write the script to ${path}: it exists and is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`, remedy);
+  try {
+    await writeFile(path, script);
+    await chmod(path, 0o755);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTDIR' ? 'a part of the path is a file, not a folder' : e.code === 'ENOENT' ? 'its folder does not exist'
+      : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a folder' : e.message.split('\n')[0];
+    throw badInput('OUTPUT_NOT_WRITABLE', `cannot write the script to ${path}: ${why}`, remedy);
+  }
+}
 
 export const slurm: Command = {
   name: 'slurm', summary: 'write (or submit) the sbatch script of a multi-node measurement', usage,
@@ -61,12 +83,12 @@ export const slurm: Command = {
       maxSkewMs: num(f['max-skew-ms'], '--max-skew-ms', { min: 0 }) ?? DEFAULT_MAX_SKEW_MS, kind, name: f.name,
       srunArgs: f.srun ?? [], command: positionals, out: f.out, clockBind: f['clock-bind'], clockHost: f['clock-host'], recordHostname: Boolean(f['record-hostname']),
     });
-    if (f.write) { await writeFile(f.write, script); await chmod(f.write, 0o755); }
-    if (!f.submit) { if (!f.write) io.stdout.write(script); return EXIT.OK; }
+    if (f.write !== undefined) await writeScript(f.write, script);
+    if (!f.submit) { if (f.write === undefined) io.stdout.write(script); return EXIT.OK; }
     const sbatch = await findOnPath('sbatch', io.env.PATH ?? '');
     if (!sbatch) throw badInput('SBATCH_NOT_FOUND', 'sbatch is not on PATH', 'run this on a Slurm login node, or save the script with --write and submit it there');
     const file = f.write ?? `wattbench-${Date.now()}.sbatch`;
-    if (!f.write) { await writeFile(file, script); await chmod(file, 0o755); }
+    if (!f.write) await writeScript(file, script);
     const r = await runCommand(sbatch, [file], { env: io.env as Record<string, string>, extendEnv: false, timeoutMs: 60_000 });
     io.stdout.write(r.stdout);
     io.stderr.write(r.stderr);

@@ -1,12 +1,23 @@
 // `wattbench validate FILE...`: check result files against the schema; each problem with its JSON pointer.
 import type { Command } from './command.js';
-import { parseFlags } from './command.js';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseFlags, oneLine } from './command.js';
 import { loadResult } from '../../results/io.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 
 const usage = `wattbench validate FILE... [--json]
 
 Check result files against the result schema (results/schema.json). Exit 0 when all are valid, 2 otherwise.`;
+
+/**
+ * One line per file: a JSON.parse message can quote the file's own line breaks. A folder is still refused (validate
+ * checks the files it is given), but the reason says how to pass its files.
+ */
+async function explain(path: string, reason: string): Promise<string> {
+  const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+  return isDir ? `${oneLine(reason)} (a folder: pass its files, e.g. ${join(path, '*.json')})` : oneLine(reason);
+}
 
 export const validate: Command = {
   name: 'validate', summary: 'check result files against the schema', usage,
@@ -18,6 +29,7 @@ export const validate: Command = {
     const report: unknown[] = [];
     for (const p of positionals) {
       const r = await loadResult(p);
+      if (r.state !== 'ok') r.reason = await explain(p, r.reason);
       if (r.state === 'ok') {
         report.push({ file: p, valid: true, ...(r.upgradedFrom ? { upgradedFrom: r.upgradedFrom } : {}) });
         if (!f.json) io.stdout.write(`${p}: valid (schema v${r.result.schemaVersion}${r.upgradedFrom ? `, upgraded from v${r.upgradedFrom}` : ''})\n`);
