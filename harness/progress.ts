@@ -1,6 +1,18 @@
 // Progress for long work: on a terminal a live status line per run; when piped or in CI plain timestamped lines;
 // with --quiet nothing. Always on stderr, so stdout stays clean for --json output.
 
+import { badInput } from '../lib/errors.js';
+
+export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'quiet'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+/** --progress as given (default auto); any other value is refused, not taken as tty (escape codes in a pipe). */
+export function progressMode(v: string | undefined): ProgressMode {
+  if (v === undefined) return 'auto';
+  if ((PROGRESS_MODES as readonly string[]).includes(v)) return v as ProgressMode;
+  throw badInput('BAD_FLAG', `--progress ${JSON.stringify(v)} is not a progress mode`, `use one of: ${PROGRESS_MODES.join(' | ')}`);
+}
+
 export interface Status { label: string; phase: string; elapsedS: number; remainingS?: number; powerW?: number; tokensPerS?: number }
 
 export interface Progress {
@@ -13,7 +25,7 @@ export interface Progress {
 
 const fmt = (x: number | undefined, d = 1, unit = '') => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(d)}${unit}`);
 
-export function createProgress(mode: 'auto' | 'tty' | 'plain' | 'quiet', stream: NodeJS.WriteStream = process.stderr): Progress {
+export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Progress {
   const m = mode === 'auto' ? (stream.isTTY && !process.env.CI ? 'tty' : 'plain') : mode;
   if (m === 'quiet') return { phase() {}, status() {}, info() {}, warn: (msg) => stream.write(`warning: ${msg}\n`), end() {} };
   const stamp = () => new Date().toISOString().slice(11, 19);

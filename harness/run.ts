@@ -29,6 +29,8 @@ export interface RunRequest {
   description: WorkloadDescription;
   sourceId?: string;
   sourceOptions: Record<string, Record<string, string>>;
+  /** What to do instead when the forced source does not work, by where it came from (`--source`, a suite entry). */
+  sourceRemedy?: string;
   deviceIndices?: number[];
   repetitions: number;
   maxRepetitions?: number;
@@ -143,7 +145,7 @@ export async function executeRun(request: RunRequest, progress: Progress, signal
   // 2. probe the power sources and choose
   mark('probe');
   progress.phase(req.label, 'probe');
-  const choice = await chooseSource(env, req.sourceId, (id) => req.sourceOptions[id] ?? {});
+  const choice = await chooseSource(env, req.sourceId, (id) => req.sourceOptions[id] ?? {}, req.sourceRemedy);
   const { driver, probe } = choice.chosen;
   let devices = probe.devices;
   if (req.deviceIndices?.length) {

@@ -3,7 +3,7 @@
 import { DRIVERS, getDriver, SOURCE_IDS } from '../drivers/index.js';
 import type { Driver, ProbeResult } from '../drivers/driver.js';
 import type { Source } from '../results/types.gen.js';
-import { badInput } from '../lib/errors.js';
+import { badInput, type WattbenchError } from '../lib/errors.js';
 
 export interface ProbedSource { driver: Driver; result: ProbeResult }
 
@@ -30,15 +30,32 @@ export function checkSourceId(id: string): void {
   if (!getDriver(id)) throw badInput('UNKNOWN_SOURCE', `no power source named '${id}'`, `choose one of: ${Object.keys(DRIVERS).join(', ')}`);
 }
 
-export async function chooseSource(env: NodeJS.ProcessEnv, forced: string | undefined, optionsFor: (id: string) => Record<string, string>): Promise<SourceChoice> {
+/**
+ * Where a forced source came from decides the remedy when it does not work: `--source` can be left out, a suite's
+ * `source:` is changed in the suite. `leaveOut` completes "fix that, or …".
+ */
+export function sourceUnavailable(id: string, reason: string, leaveOut = 'leave out --source to let wattbench choose'): WattbenchError {
+  return badInput('SOURCE_UNAVAILABLE', `power source '${id}' does not work here: ${reason}`, `fix that, or ${leaveOut}`);
+}
+
+/**
+ * Probe one forced source with its options, the probe a run does, without probing the others: a plan checks every
+ * source it will force before the first measurement. Throws SOURCE_UNAVAILABLE; returns the probe otherwise.
+ */
+export async function probeForced(env: NodeJS.ProcessEnv, id: string, options: Record<string, string>, leaveOut?: string): Promise<Extract<ProbeResult, { state: 'ok' }>> {
+  checkSourceId(id);
+  const [p] = await probeAll(env, () => options, [id]);
+  if (p!.result.state !== 'ok') throw sourceUnavailable(id, p!.result.reason, leaveOut);
+  return p!.result;
+}
+
+export async function chooseSource(env: NodeJS.ProcessEnv, forced: string | undefined, optionsFor: (id: string) => Record<string, string>, leaveOut?: string): Promise<SourceChoice> {
   if (forced) checkSourceId(forced);
   const probed = await probeAll(env, optionsFor);
   let pick: ProbedSource | undefined;
   if (forced) {
     pick = probed.find((p) => p.driver.meta.id === forced)!;
-    if (pick.result.state !== 'ok') {
-      throw badInput('SOURCE_UNAVAILABLE', `power source '${forced}' does not work here: ${pick.result.reason}`, 'fix that, or leave out --source to let wattbench choose');
-    }
+    if (pick.result.state !== 'ok') throw sourceUnavailable(forced, pick.result.reason, leaveOut);
   } else {
     const ok = probed.filter((p) => p.result.state === 'ok').sort((a, b) => b.driver.meta.priority - a.driver.meta.priority);
     pick = ok[0];
@@ -50,8 +67,16 @@ export async function chooseSource(env: NodeJS.ProcessEnv, forced: string | unde
   return { chosen: { driver: pick.driver, probe: pick.result as Extract<ProbeResult, { state: 'ok' }> }, others };
 }
 
-/** Parse repeated KEY=VALUE options. */
+/**
+ * Parse repeated KEY=VALUE options. For --source-opt, the SOURCE.K=V form (`replay.file=x.csv`, as `wattbench
+ * devices --help` teaches) is also understood: callers that give one flat set of options to the one source they
+ * measure (sample, shard) get K=V. `wattbench run` and `serve` use splitSourceOptions, which keeps the scope.
+ */
 export function parseKeyValues(items: string[] | undefined, flag: string): Record<string, string> {
+  if (flag === '--source-opt') {
+    const { common, scoped } = splitSourceOptions(items);
+    return Object.assign({}, common, ...scoped.values()) as Record<string, string>;
+  }
   const out: Record<string, string> = {};
   for (const it of items ?? []) {
     const i = it.indexOf('=');
@@ -59,4 +84,43 @@ export function parseKeyValues(items: string[] | undefined, flag: string): Recor
     out[it.slice(0, i)] = it.slice(i + 1);
   }
   return out;
+}
+
+export interface SplitSourceOptions {
+  /** K=V: for the source named with --source. */
+  common: Record<string, string>;
+  /** SOURCE.K=V: for that source only, whichever way it is chosen. */
+  scoped: Map<string, Record<string, string>>;
+}
+
+/** Split --source-opt values into K=V and SOURCE.K=V (SOURCE a registered source id; the longest id wins). */
+export function splitSourceOptions(items: string[] | undefined): SplitSourceOptions {
+  const common: Record<string, string> = {};
+  const scoped = new Map<string, Record<string, string>>();
+  for (const it of items ?? []) {
+    const eq = it.indexOf('=');
+    if (eq <= 0) throw badInput('BAD_OPTION', `--source-opt '${it}' is not KEY=VALUE`, 'write it as --source-opt key=value or --source-opt source.key=value');
+    const key = it.slice(0, eq), value = it.slice(eq + 1);
+    const owner = SOURCE_IDS.filter((id) => key.startsWith(`${id}.`)).sort((a, b) => b.length - a.length)[0];
+    if (owner) {
+      const o = scoped.get(owner) ?? {};
+      o[key.slice(owner.length + 1)] = value;
+      scoped.set(owner, o);
+    } else common[key] = value;
+  }
+  return { common, scoped };
+}
+
+/**
+ * Refuse an option the source does not declare in its meta.options: a typo (tdpw=300) would otherwise be ignored
+ * and the run measured with the default. `where` names what gave the key (`--source-opt`, a suite's pointer).
+ */
+export function checkSourceOptions(id: string, options: Record<string, unknown>, where: (key: string) => string, code = 'BAD_OPTION'): void {
+  const driver = getDriver(id);
+  if (!driver) return; // unknown ids are refused by checkSourceId with the list of sources
+  const accepted = Object.keys(driver.meta.options ?? {});
+  const unknown = Object.keys(options).find((k) => !accepted.includes(k));
+  if (unknown === undefined) return;
+  throw badInput(code, `${where(unknown)}: power source '${id}' has no option '${unknown}'`,
+    accepted.length ? `${id} takes: ${accepted.join(', ')}` : `${id} takes no options`);
 }

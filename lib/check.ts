@@ -4,15 +4,35 @@ import AjvModule from 'ajv';
 import { badInput } from './errors.js';
 
 const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
-type Validate = ((d: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }> | null };
+type Validate = ((d: unknown) => boolean) & { errors?: AjvError[] | null };
 const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): Validate })({ allErrors: false, strict: false, useDefaults: true });
 const cache = new WeakMap<object, Validate>();
 
-export function problemText(e: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }): string {
+export function problemText(e: AjvError): string {
   if (e.keyword === 'additionalProperties') return `unknown key '${String(e.params.additionalProperty)}'`;
   if (e.keyword === 'enum') return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   if (e.keyword === 'required') return `missing required key '${String(e.params.missingProperty)}'`;
   return e.message ?? e.keyword;
+}
+
+type AjvError = { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> };
+
+/**
+ * The error to show when a oneOf/anyOf failed: ajv lists every branch's error and the first is usually "must be
+ * string" from a branch the value was never meant for. The deepest pointer is where the value went wrong (a bad
+ * /source/options/file); at equal depth a branch whose type matched says more than "must be <type>", and when only
+ * type errors are left they are joined ("must be string or object").
+ */
+export function bestError(errors: AjvError[]): AjvError {
+  const leaves = errors.filter((e) => !['oneOf', 'anyOf', 'allOf', 'if', 'not'].includes(e.keyword));
+  if (!leaves.length) return errors[0]!;
+  const depth = (e: AjvError) => (e.instancePath.match(/\//g) ?? []).length;
+  const deepest = Math.max(...leaves.map(depth));
+  const atDeepest = leaves.filter((e) => depth(e) === deepest);
+  const specific = atDeepest.find((e) => e.keyword !== 'type');
+  if (specific) return specific;
+  const types = [...new Set(atDeepest.flatMap((e) => String(e.params.type).split(',')))];
+  return { ...atDeepest[0]!, message: `must be ${types.join(' or ')}` };
 }
 
 /** Validate (and fill defaults into) `data`; throw BAD_CONFIG naming `where` + pointer on the first problem. */
@@ -22,7 +42,7 @@ export function checkAgainst<T>(schema: object, data: unknown, where: string, ba
   let v = cache.get(schema);
   if (!v) { v = ajv.compile(schema); cache.set(schema, v); }
   if (v(data)) return data as T;
-  const e = v.errors![0]!;
+  const e = bestError(v.errors!);
   const pointer = `${basePointer}${e.instancePath}` || '/';
   throw badInput('BAD_CONFIG', `${where}: at ${pointer}: ${problemText(e)}`, 'fix that value (see README "Suite files")');
 }

@@ -5,6 +5,7 @@ import { EXIT, badInput } from '../../lib/errors.js';
 import { mergeToFile, DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 import { toolVersion, gitCommit } from '../inventory.js';
 import { printSummary } from '../summary.js';
+import { checkRunId } from './run.js';
 
 const options = {
   out: { type: 'string' }, 'max-skew-ms': { type: 'string' }, 'allow-unmeasured-clock': { type: 'boolean' }, 'events-dir': { type: 'string' },
@@ -30,6 +31,7 @@ export const merge: Command = {
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (!positionals.length) throw badInput('BAD_FLAG', 'merge needs the shards (files or the shared folder)', 'e.g. wattbench merge "$WB_DIR" --out result.json');
     if (!f.out) throw badInput('BAD_FLAG', 'merge needs --out FILE', 'e.g. --out result.json');
+    checkRunId(f['run-id']);
     const [version, commit] = await Promise.all([toolVersion(), gitCommit()]);
     const m = await mergeToFile(positionals, f.out, {
       maxSkewMs: num(f['max-skew-ms'], '--max-skew-ms', { min: 0 }) ?? DEFAULT_MAX_SKEW_MS,

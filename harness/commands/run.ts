@@ -4,8 +4,8 @@ import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { loadSuite, planFromDoc, type PlannedRun, type Plan } from '../suite.js';
 import { executeRun, type RunOutcome } from '../run.js';
-import { createProgress } from '../progress.js';
-import { parseKeyValues, checkSourceId } from '../sources.js';
+import { createProgress, progressMode } from '../progress.js';
+import { parseKeyValues, checkSourceId, splitSourceOptions, checkSourceOptions, probeForced, chooseSource } from '../sources.js';
 import { EXIT, badInput, WattbenchError } from '../../lib/errors.js';
 import { printSummary } from '../summary.js';
 
@@ -44,12 +44,121 @@ one, the built-in smoke workload runs on the best power source found.
   --quiet                no progress output
   --progress MODE        auto | tty | plain | quiet`;
 
-function coerce(v: string): unknown {
+function coerce(key: string, v: string): unknown {
   if (v === 'true') return true;
   if (v === 'false') return false;
-  if (v !== '' && Number.isFinite(Number(v))) return Number(v);
-  if (v.startsWith('[') || v.startsWith('{')) { try { return JSON.parse(v); } catch { /* a string */ } }
+  if (v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  if (v.startsWith('[') || v.startsWith('{')) {
+    // a value that looks like JSON is JSON: falling back to a string would surface as "must be array" later
+    try { return JSON.parse(v); } catch (err) {
+      throw badInput('BAD_FLAG', `--set ${key}: the value is not valid JSON (${(err as Error).message.split('\n')[0]})`, `quote the whole value for the shell, e.g. --set '${key}=["python3","bench.py"]'`);
+    }
+  }
   return v;
+}
+
+/** What result files may be called (the result schema's runId pattern). */
+const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Check --run-id before anything runs: it becomes the result and raw-samples file names, and a run that measured
+ * for an hour must not fail at the end on its name. A plan of several runs writes ID-0 … ID-(N-1): those are checked.
+ */
+export function checkRunId(runId: string | undefined, runs = 1): void {
+  if (runId === undefined) return;
+  const longest = runs > 1 ? `${runId}-${runs - 1}` : runId;
+  if (RUN_ID.test(runId) && RUN_ID.test(longest) && !/^\.+$/.test(runId)) return;
+  const shown = JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId);
+  const room = 128 - (longest.length - runId.length);
+  throw badInput('BAD_FLAG', `--run-id ${shown} is not a usable file name: only letters, digits, '.', '_' and '-', not only dots, at most ${room} characters${runs > 1 ? ` (the ${runs} runs add -0 … -${runs - 1})` : ''}`, 'e.g. --run-id h100-llama-bf16');
+}
+
+/** `--out ''` would resolve to the current folder without the user saying so. */
+export function outDirOf(out: string | undefined): string {
+  if (out !== undefined && out.trim() === '') throw badInput('BAD_FLAG', '--out is empty', 'e.g. --out results/runs');
+  return resolve(out ?? 'results/runs');
+}
+
+/** The measurement flags shared by run and serve, converted once, before anything runs. */
+export function measurementFlags(f: { repetitions?: string; 'max-repetitions'?: string; 'target-ci'?: string; idle?: string; cooldown?: string; interval?: string; timeout?: string }) {
+  return {
+    repetitions: num(f.repetitions, '--repetitions', { integer: true, min: 1 }),
+    maxRepetitions: num(f['max-repetitions'], '--max-repetitions', { integer: true, min: 1 }),
+    targetCiPct: num(f['target-ci']?.replace(/%$/, ''), '--target-ci', { min: 0, exclusiveMin: true }),
+    idleS: num(f.idle, '--idle', { min: 0 }),
+    cooldownS: num(f.cooldown, '--cooldown', { min: 0 }),
+    intervalMs: num(f.interval, '--interval', { min: 0, exclusiveMin: true }),
+    timeoutS: num(f.timeout, '--timeout', { min: 0, exclusiveMin: true }),
+  };
+}
+
+/**
+ * A maximum that cannot take effect is refused rather than ignored: without a CI target there is nothing to
+ * repeat for, and below the minimum the minimum would win. `where` says who set it (a flag, a suite entry).
+ */
+export function checkRepetitionBounds(s: { repetitions: number; maxRepetitions?: number; targetCiPct?: number }, where: string, code = 'BAD_FLAG'): void {
+  if (s.maxRepetitions === undefined) return;
+  if (s.targetCiPct === undefined) throw badInput(code, `${where}: a maximum number of repetitions is set without a CI target, so it would be ignored`, 'add --target-ci PCT (or targetCiPct in the suite), or leave out the maximum');
+  if (s.maxRepetitions < s.repetitions) throw badInput(code, `${where}: the maximum number of repetitions (${s.maxRepetitions}) is below the number to run (${s.repetitions})`, 'raise --max-repetitions (maxRepetitions) or lower --repetitions (repetitions)');
+}
+
+/** One run's power source: the id forced (if any), the options per source id, and the remedy when it does not work. */
+export interface RunSource { id?: string; options: Record<string, Record<string, string>>; leaveOut: string }
+
+/**
+ * Decide every run's source and options from --source, --source-opt and the suite, refusing what would be
+ * silently dropped: K=V options without --source, SOURCE.K=V for a source other than --source, keys the driver
+ * does not declare. `suitePath` names the suite in remedies.
+ */
+export function planSources(runs: PlannedRun[], flag: string | undefined, items: string[] | undefined, suitePath?: string): RunSource[] {
+  if (flag) checkSourceId(flag);
+  const { common, scoped } = splitSourceOptions(items);
+  const commonKeys = Object.keys(common);
+  if (!flag && commonKeys.length) {
+    throw badInput('BAD_FLAG', `--source-opt ${commonKeys[0]}=… is given without --source, so no source would get it`, `name the source with --source NAME, or write it as --source-opt SOURCE.${commonKeys[0]}=VALUE`);
+  }
+  for (const [id, o] of scoped) {
+    if (flag && id !== flag) throw badInput('BAD_FLAG', `--source-opt ${id}.${Object.keys(o)[0]}=… is for ${id}, but --source ${flag} is measured`, `leave it out, or write it for ${flag}`);
+    checkSourceOptions(id, o, (k) => `--source-opt ${id}.${k}`);
+  }
+  if (flag) checkSourceOptions(flag, common, (k) => `--source-opt ${k}`);
+  const scopedAll = Object.fromEntries(scoped);
+  return runs.map((r, i) => {
+    const suiteSrc = r.source;
+    const suiteId = typeof suiteSrc === 'string' ? suiteSrc : suiteSrc?.id;
+    const suiteOpts = typeof suiteSrc === 'object' && suiteSrc.options ? Object.fromEntries(Object.entries(suiteSrc.options).map(([k, v]) => [k, String(v)])) : {};
+    if (flag) {
+      const options = { ...(flag === suiteId ? suiteOpts : {}), ...common, ...(scoped.get(flag) ?? {}) };
+      return { id: flag, options: { [flag]: options }, leaveOut: 'leave out --source to let wattbench choose' };
+    }
+    if (suiteId) {
+      const where = suitePath ? `in ${suitePath}` : 'in the suite';
+      return { id: suiteId, options: { ...scopedAll, [suiteId]: { ...suiteOpts, ...(scoped.get(suiteId) ?? {}) } }, leaveOut: `change the source: of run ${i + 1} ('${r.label}', ${r.pointer}) ${where}, or remove it to let wattbench choose` };
+    }
+    return { options: scopedAll, leaveOut: '' };
+  });
+}
+
+/**
+ * Probe every distinct (source, options) the plan will use, before the first measurement: a later run's missing
+ * trace or absent tool is bad input (exit 2, nothing measured), not a stop halfway through the suite. The probe is
+ * the one a run does (harness/sources.ts); a run probes again when it starts, as the machine may have changed.
+ */
+export async function preflightSources(sources: RunSource[], deviceIndices: Array<number[] | undefined>, env: NodeJS.ProcessEnv): Promise<void> {
+  const seen = new Set<string>();
+  for (const [i, s] of sources.entries()) {
+    const key = JSON.stringify([s.id ?? null, Object.entries(s.options).sort(([a], [b]) => a.localeCompare(b)).map(([id, o]) => [id, Object.entries(o).sort(([a], [b]) => a.localeCompare(b))]), deviceIndices[i] ?? null]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (s.id) {
+      const probe = await probeForced(env, s.id, s.options[s.id] ?? {}, s.leaveOut);
+      const missing = (deviceIndices[i] ?? []).filter((d) => !probe.devices.some((x) => x.index === d));
+      if (missing.length) throw badInput('NO_SUCH_DEVICE', `${s.id} has no device ${missing.join(', ')} (it has ${probe.devices.map((d) => d.index).join(', ')})`, 'pick indices that `wattbench devices` lists');
+    } else if (sources.length > 1) {
+      // automatic choice: a single run probes first thing anyway; a suite learns now that nothing works
+      await chooseSource(env, undefined, (id) => s.options[id] ?? {});
+    }
+  }
 }
 
 export const run: Command = {
@@ -61,47 +170,66 @@ export const run: Command = {
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (positionals.length > 1) throw badInput('BAD_FLAG', `run takes at most one suite file, got ${positionals.length}`, 'run suites one at a time');
     const resolveOpts = { python: f.python, env: io.env };
+    const mode = progressMode(f.progress); // checked even with --quiet, which wins
+    const progress = createProgress(f.quiet ? 'quiet' : mode, io.stderr);
+    const outDir = outDirOf(f.out);
+    const flags = measurementFlags(f);
     let plan: Plan;
     if (positionals[0]) {
       if (f.workload || f.set) throw badInput('BAD_FLAG', '--workload/--set apply only without a suite file', 'put the workload config in the suite file');
       plan = await loadSuite(positionals[0], resolveOpts);
     } else {
       const config: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(parseKeyValues(f.set, '--set'))) config[k] = coerce(v);
-      plan = planFromDoc({ runs: [{ workload: f.workload ?? 'smoke', config }] }, 'command line', resolveOpts);
+      for (const [k, v] of Object.entries(parseKeyValues(f.set, '--set'))) config[k] = coerce(k, v);
+      try {
+        plan = planFromDoc({ runs: [{ workload: f.workload ?? 'smoke', config }] }, 'command line', resolveOpts);
+      } catch (err) {
+        // the pointer and remedy speak of a suite file; here the value came from --set
+        if (!(err instanceof WattbenchError) || err.code !== 'BAD_CONFIG') throw err;
+        const m = /^command line: (?:.*?: )?at \/runs\/0\/config\/?([^:]*): (.*)$/s.exec(err.message);
+        if (!m) throw err;
+        throw badInput('BAD_FLAG', m[1] ? `--set ${m[1].split('/')[0]}: ${m[1].includes('/') ? `at ${m[1]}: ` : ''}${m[2]}` : `--set: ${m[2]}`, `see \`wattbench run --help\` and the workload's config keys in README "Workloads and the event protocol"`);
+      }
     }
-    if (f.source) checkSourceId(f.source);
-    const cliOpts = parseKeyValues(f['source-opt'], '--source-opt');
+    checkRunId(f['run-id'], plan.runs.length);
     const flagDevices = f.devices?.split(',').map((s) => num(s.trim(), '--devices', { integer: true, min: 0 })!);
-    const progress = createProgress(f.quiet ? 'quiet' : ((f.progress as 'auto') ?? 'auto'), io.stderr);
-    const outDir = resolve(f.out ?? 'results/runs');
+    const sources = planSources(plan.runs, f.source, f['source-opt'], plan.path);
+    const settings = plan.runs.map((r) => {
+      const s = {
+        repetitions: flags.repetitions ?? r.repetitions ?? DEFAULTS.repetitions,
+        maxRepetitions: flags.maxRepetitions ?? r.maxRepetitions,
+        targetCiPct: flags.targetCiPct ?? r.targetCiPct,
+        idleS: flags.idleS ?? r.idleS ?? DEFAULTS.idleS,
+        cooldownS: flags.cooldownS ?? r.cooldownS ?? DEFAULTS.cooldownS,
+        intervalMs: flags.intervalMs ?? r.intervalMs,
+        timeoutS: flags.timeoutS ?? r.timeoutS,
+      };
+      if (flags.maxRepetitions !== undefined) checkRepetitionBounds(s, '--max-repetitions');
+      else checkRepetitionBounds(s, `${plan.path ?? 'suite'}: at ${r.pointer} ('${r.label}')`, 'BAD_CONFIG');
+      return s;
+    });
 
-    // every preflight (python and torch present, ...) before any measurement
+    // every preflight (python and torch present, the power sources each run forces, ...) before any measurement
     const software: Record<string, string> = {};
     for (const r of plan.runs) {
       const extra = await r.workload.preflight?.(r.config, resolveOpts);
       if (extra && typeof extra === 'object') Object.assign(software, extra);
       if (r.workload.preflight) r.description = r.workload.describe(r.config); // preflight may resolve 'auto' (backend)
     }
+    await preflightSources(sources, plan.runs.map((r) => flagDevices ?? r.devices), io.env);
 
     const outcomes: RunOutcome[] = [];
     let exit: number = EXIT.OK;
     for (const [i, r] of plan.runs.entries()) {
       if (io.signal.aborted) break;
-      const src = sourceOf(r, f.source, cliOpts);
+      const src = sources[i]!;
       try {
         const o = await executeRun({
           label: plan.runs.length > 1 ? `[${i + 1}/${plan.runs.length}] ${r.label}` : r.label,
           workload: r.workload, config: r.config, description: r.description,
-          sourceId: src.id, sourceOptions: src.id ? { [src.id]: src.options } : {},
+          sourceId: src.id, sourceOptions: src.options, ...(src.leaveOut ? { sourceRemedy: src.leaveOut } : {}),
           deviceIndices: flagDevices ?? r.devices,
-          repetitions: num(f.repetitions, '--repetitions', { integer: true, min: 1 }) ?? r.repetitions ?? DEFAULTS.repetitions,
-          maxRepetitions: num(f['max-repetitions'], '--max-repetitions', { integer: true, min: 1 }) ?? r.maxRepetitions,
-          targetCiPct: num(f['target-ci']?.replace(/%$/, ''), '--target-ci', { min: 0, exclusiveMin: true }) ?? r.targetCiPct,
-          idleS: num(f.idle, '--idle', { min: 0 }) ?? r.idleS ?? DEFAULTS.idleS,
-          cooldownS: num(f.cooldown, '--cooldown', { min: 0 }) ?? r.cooldownS ?? DEFAULTS.cooldownS,
-          intervalMs: num(f.interval, '--interval', { min: 0, exclusiveMin: true }) ?? r.intervalMs,
-          timeoutS: num(f.timeout, '--timeout', { min: 0, exclusiveMin: true }) ?? r.timeoutS,
+          ...settings[i]!,
           outDir, runId: plan.runs.length > 1 && f['run-id'] ? `${f['run-id']}-${i}` : f['run-id'],
           recordHostname: Boolean(f['record-hostname']),
           software,
@@ -121,11 +249,3 @@ export const run: Command = {
     return exit;
   },
 };
-
-function sourceOf(r: PlannedRun, flag: string | undefined, cliOpts: Record<string, string>): { id?: string; options: Record<string, string> } {
-  const suiteSrc = r.source;
-  const suiteId = typeof suiteSrc === 'string' ? suiteSrc : suiteSrc?.id;
-  const suiteOpts = typeof suiteSrc === 'object' && suiteSrc.options ? Object.fromEntries(Object.entries(suiteSrc.options).map(([k, v]) => [k, String(v)])) : {};
-  const id = flag ?? suiteId;
-  return { id, options: { ...(id === suiteId ? suiteOpts : {}), ...cliOpts } };
-}

@@ -7,11 +7,10 @@ import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { planFromDoc } from '../suite.js';
 import { executeRun, type RunOutcome } from '../run.js';
-import { createProgress } from '../progress.js';
-import { parseKeyValues, checkSourceId } from '../sources.js';
+import { createProgress, progressMode } from '../progress.js';
 import { EXIT, badInput, WattbenchError } from '../../lib/errors.js';
 import { printSummary } from '../summary.js';
-import { DEFAULTS } from './run.js';
+import { DEFAULTS, checkRunId, outDirOf, measurementFlags, checkRepetitionBounds, planSources, preflightSources } from './run.js';
 import { parseSweepList } from '../../workloads/serve/load.js';
 
 const options = {
@@ -145,23 +144,19 @@ export const serve: Command = {
 
     const resolveOpts = { env: io.env };
     const plan = planFromDoc({ runs: [{ workload: 'serve', config, ...(Object.keys(sweep).length ? { matrix: sweep } : {}) }] }, 'command line', resolveOpts);
-    if (f.source) checkSourceId(f.source);
-    const sourceOptions = parseKeyValues(f['source-opt'], '--source-opt');
+    checkRunId(f['run-id'], plan.runs.length);
+    const sources = planSources(plan.runs, f.source, f['source-opt']);
     const deviceIndices = f.devices?.split(',').map((s) => num(s.trim(), '--devices', { integer: true, min: 0 })!);
-    const settings = {
-      repetitions: n(f.repetitions, '--repetitions', { integer: true, min: 1 }) ?? DEFAULTS.repetitions,
-      maxRepetitions: n(f['max-repetitions'], '--max-repetitions', { integer: true, min: 1 }),
-      targetCiPct: n(f['target-ci']?.replace(/%$/, ''), '--target-ci', { min: 0, exclusiveMin: true }),
-      idleS: n(f.idle, '--idle', { min: 0 }) ?? DEFAULTS.idleS,
-      cooldownS: n(f.cooldown, '--cooldown', { min: 0 }) ?? DEFAULTS.cooldownS,
-      intervalMs: n(f.interval, '--interval', { min: 0, exclusiveMin: true }),
-      timeoutS: n(f.timeout, '--timeout', { min: 0, exclusiveMin: true }),
-    };
-    const progress = createProgress(f.quiet ? 'quiet' : ((f.progress as 'auto') ?? 'auto'), io.stderr);
-    const outDir = resolve(f.out ?? 'results/runs');
+    const flags = measurementFlags(f);
+    const settings = { ...flags, repetitions: flags.repetitions ?? DEFAULTS.repetitions, idleS: flags.idleS ?? DEFAULTS.idleS, cooldownS: flags.cooldownS ?? DEFAULTS.cooldownS };
+    checkRepetitionBounds(settings, '--max-repetitions');
+    const mode = progressMode(f.progress); // checked even with --quiet, which wins
+    const progress = createProgress(f.quiet ? 'quiet' : mode, io.stderr);
+    const outDir = outDirOf(f.out);
 
-    // the server is probed once (URL, model, key, prompt calibration) before anything is measured
+    // the server is probed once (URL, model, key, prompt calibration), and the power source, before anything is measured
     for (const r of plan.runs) await r.workload.preflight?.(r.config, resolveOpts);
+    await preflightSources(sources, plan.runs.map(() => deviceIndices), io.env);
 
     const outcomes: RunOutcome[] = [];
     let exit: number = EXIT.OK;
@@ -171,7 +166,7 @@ export const serve: Command = {
         const o = await executeRun({
           label: plan.runs.length > 1 ? `[${i + 1}/${plan.runs.length}] ${r.label}` : r.label,
           workload: r.workload, config: r.config, description: r.description,
-          sourceId: f.source, sourceOptions: f.source ? { [f.source]: sourceOptions } : {},
+          sourceId: sources[i]!.id, sourceOptions: sources[i]!.options, ...(sources[i]!.leaveOut ? { sourceRemedy: sources[i]!.leaveOut } : {}),
           deviceIndices, ...settings,
           outDir, runId: plan.runs.length > 1 && f['run-id'] ? `${f['run-id']}-${i}` : f['run-id'],
           recordHostname: Boolean(f['record-hostname']),
