@@ -128,9 +128,10 @@ export async function executeRun(request: RunRequest, progress: Progress, signal
   const samplesPath = join(req.outDir, `${runId}.samples.jsonl`);
   const phaseLog: Array<{ tS: number; phase: string; repetition?: number }> = [];
   const mark = (phase: string, repetition?: number) => phaseLog.push({ tS: clock.nowS(), phase, ...(repetition !== undefined ? { repetition } : {}) });
-  // a run id given twice must not replace the earlier measurement (generated ids carry a random suffix)
+  // a run id given twice must not replace the earlier measurement (generated ids carry a random suffix); only a
+  // regular file is a measurement (the disk-fault tests put a link to /dev/full where the samples go)
   for (const p of [resultPath, samplesPath]) {
-    if (await stat(p).then(() => true, () => false)) throw badInput('RUN_ID_EXISTS', `${p} exists: run id '${runId}' was used before in this folder`, 'choose another --run-id, or another --out folder; wattbench never overwrites a measurement');
+    if (await stat(p).then((st) => st.isFile(), () => false)) throw badInput('RUN_ID_EXISTS', `${p} exists: run id '${runId}' was used before in this folder`, 'choose another --run-id, or another --out folder; wattbench never overwrites a measurement');
   }
 
   // a folder we cannot write is known before anything is measured
