@@ -3,8 +3,7 @@
 // says why — not installed, permission denied, no power field ("no power sensor through this CLI"), never 0 W.
 import type { Command } from './command.js';
 import { parseFlags } from './command.js';
-import { probeAll } from '../sources.js';
-import { SOURCE_IDS } from '../../drivers/index.js';
+import { probeAll, splitSourceOptions } from '../sources.js';
 import type { ProbeResult, UnavailableCode } from '../../drivers/driver.js';
 import type { Device } from '../../results/types.gen.js';
 import { EXIT, badInput } from '../../lib/errors.js';
@@ -29,21 +28,9 @@ export const STATE_LABEL: Record<UnavailableCode | 'ok', string> = {
   error: 'error',
 };
 
-/** Split --source-opt values into options for every source and options for one source (`id.key=value`). */
-export function sourceOptions(items: string[] | undefined, ids: readonly string[]): (id: string) => Record<string, string> {
-  const common: Record<string, string> = {};
-  const scoped = new Map<string, Record<string, string>>();
-  for (const it of items ?? []) {
-    const eq = it.indexOf('=');
-    if (eq <= 0) throw badInput('BAD_OPTION', `--source-opt '${it}' is not KEY=VALUE`, 'write it as --source-opt key=value or --source-opt source.key=value');
-    const key = it.slice(0, eq), value = it.slice(eq + 1);
-    const owner = ids.filter((id) => key.startsWith(`${id}.`)).sort((a, b) => b.length - a.length)[0];
-    if (owner) {
-      const o = scoped.get(owner) ?? {};
-      o[key.slice(owner.length + 1)] = value;
-      scoped.set(owner, o);
-    } else common[key] = value;
-  }
+/** --source-opt values as options per source: K=V for every source, SOURCE.K=V for that one (sources.ts parses). */
+export function sourceOptions(items: string[] | undefined): (id: string) => Record<string, string> {
+  const { common, scoped } = splitSourceOptions(items);
   return (id) => ({ ...common, ...(scoped.get(id) ?? {}) });
 }
 
@@ -88,7 +75,7 @@ export const devices: Command = {
     const { values: f, positionals } = parseFlags(argv, options, 'devices');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (positionals.length) throw badInput('BAD_FLAG', `devices takes no arguments, got '${positionals[0]}'`, 'run `wattbench devices` (options: --json, --source-opt K=V)');
-    const optionsFor = sourceOptions(f['source-opt'], SOURCE_IDS);
+    const optionsFor = sourceOptions(f['source-opt']);
     const probed = await probeAll(io.env, optionsFor);
     const reports: SourceReport[] = probed.map(({ driver, result }) => {
       const m = driver.meta;
