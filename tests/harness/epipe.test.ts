@@ -3,16 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, ROOT, readJson, resultFiles, tempDir, writeConstantTrace, writeScript } from '../helpers/cli.js';
+import { BIN, ROOT, readJson, resultFiles, tempDir, writeConstantTrace, writeWindowWorkload } from '../helpers/cli.js';
 
 describe('a closed stdout', () => {
   it('does not crash a run: the result is written and the exit code is 0', async () => {
     const dir = await tempDir('wb-epipe-');
     const trace = await writeConstantTrace(dir, 100, 5);
-    const wl = await writeScript(dir, 'wl.mjs', `const e = (x) => console.log(JSON.stringify(x));
-      e({ event: 'window_start' }); await new Promise((r) => setTimeout(r, 800)); e({ event: 'tokens', tokens: 100 }); e({ event: 'window_end' });`);
+    const wl = await writeWindowWorkload(dir, 800, 100);
     const out = join(dir, 'out');
-    const child = spawn(process.execPath, [BIN, 'run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`,
+    const child = spawn(process.execPath, [BIN, 'run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
       '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--out', out, '--progress', 'plain'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy(); // the reader is gone before the first line
     let stderr = '';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { readJson, resultFiles, runCli, tempDir, writeScript } from '../helpers/cli.js';
+import { readJson, resultFiles, runCli, tempDir, writeWindowWorkload } from '../helpers/cli.js';
 import { validateResult } from '../../results/validate.js';
 
 describe('implausible readings', () => {
@@ -13,10 +13,9 @@ describe('implausible readings', () => {
     for (let i = 0; i < 20; i++) lines.push(`${(i * 0.1).toFixed(1)},${i === 3 ? '1e308' : '100'}`);
     const trace = join(dir, 'trace.csv');
     await writeFile(trace, lines.join('\n') + '\n');
-    const wl = await writeScript(dir, 'wl.mjs', `const e = (x) => console.log(JSON.stringify(x));
-      e({ event: 'window_start' }); await new Promise((r) => setTimeout(r, 1500)); e({ event: 'tokens', tokens: 100 }); e({ event: 'window_end' });`);
+    const wl = await writeWindowWorkload(dir, 1500, 100);
     const out = join(dir, 'out');
-    const r = await runCli(['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`,
+    const r = await runCli(['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
       '--idle', '0', '--repetitions', '2', '--cooldown', '0', '--out', out, '--progress', 'plain']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/dropped a reading no sensor can give/);

@@ -2,16 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { runCli, tempDir, writeConstantTrace, writeScript } from '../helpers/cli.js';
+import { runCli, tempDir, writeConstantTrace, writeWindowWorkload } from '../helpers/cli.js';
 
 describe('--run-id', () => {
   it('never overwrites an earlier measurement with the same id', async () => {
     const dir = await tempDir('wb-runid-');
     const trace = await writeConstantTrace(dir, 100, 5);
-    const wl = await writeScript(dir, 'wl.mjs', `const e = (x) => console.log(JSON.stringify(x));
-      e({ event: 'window_start' }); await new Promise((r) => setTimeout(r, 300)); e({ event: 'tokens', tokens: 10 }); e({ event: 'window_end' });`);
+    const wl = await writeWindowWorkload(dir, 300, 10);
     const out = join(dir, 'out');
-    const args = ['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`,
+    const args = ['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
       '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--out', out, '--run-id', 'same', '--quiet'];
     expect((await runCli(args)).exitCode).toBe(0);
     const first = await readFile(join(out, 'same.json'), 'utf8');

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readSampleLog } from '../../results/samples.js';
-import { readJson, resultFiles, runCli, tempDir, writeScript } from '../helpers/cli.js';
+import { readJson, resultFiles, runCli, tempDir, writeWindowWorkload } from '../helpers/cli.js';
 import { writeFile } from 'node:fs/promises';
 
 describe('sampling past the last window', () => {
@@ -14,10 +14,9 @@ describe('sampling past the last window', () => {
     for (let t = 0; t < 2; t += 0.25) lines.push(`${t.toFixed(2)},100,a`, `${(t + 0.1).toFixed(2)},50,b`);
     const trace = join(dir, 'trace.csv');
     await writeFile(trace, lines.join('\n') + '\n');
-    const wl = await writeScript(dir, 'wl.mjs', `const e = (x) => console.log(JSON.stringify(x));
-      e({ event: 'window_start' }); await new Promise((r) => setTimeout(r, 1300)); e({ event: 'tokens', tokens: 100 }); e({ event: 'window_end' });`);
+    const wl = await writeWindowWorkload(dir, 1300, 100);
     const out = join(dir, 'out');
-    const r = await runCli(['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`,
+    const r = await runCli(['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
       '--idle', '0', '--repetitions', '2', '--cooldown', '0', '--out', out, '--quiet']);
     expect(r.exitCode, r.stderr).toBe(0);
     const res = await readJson((await resultFiles(out))[0]!);

@@ -52,6 +52,13 @@ export async function writeScript(dir: string, name: string, source: string): Pr
  * A workload (for `--workload command`) that writes the named environment variables it was given to a JSON file
  * ({VAR: value or null}), then measures one short window: to check what a driver shows the workload.
  */
+/** A protocol workload: one window of windowMs, then `tokens` tokens; its argv for `--set command=…`. */
+export async function writeWindowWorkload(dir: string, windowMs: number, tokens: number): Promise<string> {
+  const script = await writeScript(dir, 'window.mjs', `const e = (x) => console.log(JSON.stringify(x));
+    e({ event: 'window_start' }); await new Promise((r) => setTimeout(r, ${windowMs})); e({ event: 'tokens', tokens: ${tokens} }); e({ event: 'window_end' });`);
+  return `command=${JSON.stringify([process.execPath, script])}`;
+}
+
 export async function writeEnvWorkload(dir: string, vars: string[], windowMs = 600): Promise<{ script: string; seen: string }> {
   const seen = join(dir, 'seen-env.json');
   const script = await writeScript(dir, 'show-env.mjs', `
