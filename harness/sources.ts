@@ -112,6 +112,25 @@ export function splitSourceOptions(items: string[] | undefined): SplitSourceOpti
 }
 
 /**
+ * --source and --source-opt as given on a command line, checked: K=V options without --source, SOURCE.K=V for a
+ * source other than --source and keys the driver does not declare are refused (exit 2), never silently dropped.
+ */
+export function checkSourceOptFlags(flag: string | undefined, items: string[] | undefined): SplitSourceOptions {
+  if (flag) checkSourceId(flag);
+  const { common, scoped } = splitSourceOptions(items);
+  const commonKeys = Object.keys(common);
+  if (!flag && commonKeys.length) {
+    throw badInput('BAD_FLAG', `--source-opt ${commonKeys[0]}=… is given without --source, so no source would get it`, `name the source with --source NAME, or write it as --source-opt SOURCE.${commonKeys[0]}=VALUE`);
+  }
+  for (const [id, o] of scoped) {
+    if (flag && id !== flag) throw badInput('BAD_FLAG', `--source-opt ${id}.${Object.keys(o)[0]}=… is for ${id}, but --source ${flag} is measured`, `leave it out, or write it for ${flag}`);
+    checkSourceOptions(id, o, (k) => `--source-opt ${id}.${k}`);
+  }
+  if (flag) checkSourceOptions(flag, common, (k) => `--source-opt ${k}`);
+  return { common, scoped };
+}
+
+/**
  * Refuse an option the source does not declare in its meta.options: a typo (tdpw=300) would otherwise be ignored
  * and the run measured with the default. `where` names what gave the key (`--source-opt`, a suite's pointer).
  */

@@ -3,7 +3,7 @@
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
-import { checkSourceId, parseKeyValues } from '../sources.js';
+import { checkSourceOptFlags } from '../sources.js';
 import { k8sYaml, ACCELERATOR_RESOURCES, type Accelerator } from '../cluster/k8s.js';
 import { DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 
@@ -44,8 +44,7 @@ export const k8s: Command = {
     if (!positionals.length) throw badInput('BAD_FLAG', 'k8s needs the program to run after --', 'e.g. -- torchrun --nnodes 2 --nproc-per-node 8 train.py');
     const name = f.name ?? 'wattbench';
     if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) throw badInput('BAD_FLAG', `--name '${name}' is not a DNS label of at most 42 characters`, 'use lower-case letters, digits and dashes');
-    if (f.source) checkSourceId(f.source);
-    parseKeyValues(f['source-opt'], '--source-opt');
+    checkSourceOptFlags(f.source, f['source-opt']); // refused here, not when the pods start
     const kind = (f.kind ?? 'train') as 'train';
     if (!['train', 'infer', 'serve', 'other'].includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of train, infer, serve, other`, 'pick what the tokens count');
     io.stdout.write(k8sYaml({

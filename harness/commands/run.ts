@@ -5,7 +5,7 @@ import { parseFlags, num } from './command.js';
 import { loadSuite, planFromDoc, type PlannedRun, type Plan } from '../suite.js';
 import { executeRun, type RunOutcome } from '../run.js';
 import { createProgress, progressMode } from '../progress.js';
-import { parseKeyValues, checkSourceId, splitSourceOptions, checkSourceOptions, probeForced, chooseSource } from '../sources.js';
+import { parseKeyValues, checkSourceOptFlags, probeForced, chooseSource } from '../sources.js';
 import { EXIT, badInput, WattbenchError } from '../../lib/errors.js';
 import { printSummary } from '../summary.js';
 
@@ -111,17 +111,7 @@ export interface RunSource { id?: string; options: Record<string, Record<string,
  * does not declare. `suitePath` names the suite in remedies.
  */
 export function planSources(runs: PlannedRun[], flag: string | undefined, items: string[] | undefined, suitePath?: string): RunSource[] {
-  if (flag) checkSourceId(flag);
-  const { common, scoped } = splitSourceOptions(items);
-  const commonKeys = Object.keys(common);
-  if (!flag && commonKeys.length) {
-    throw badInput('BAD_FLAG', `--source-opt ${commonKeys[0]}=… is given without --source, so no source would get it`, `name the source with --source NAME, or write it as --source-opt SOURCE.${commonKeys[0]}=VALUE`);
-  }
-  for (const [id, o] of scoped) {
-    if (flag && id !== flag) throw badInput('BAD_FLAG', `--source-opt ${id}.${Object.keys(o)[0]}=… is for ${id}, but --source ${flag} is measured`, `leave it out, or write it for ${flag}`);
-    checkSourceOptions(id, o, (k) => `--source-opt ${id}.${k}`);
-  }
-  if (flag) checkSourceOptions(flag, common, (k) => `--source-opt ${k}`);
+  const { common, scoped } = checkSourceOptFlags(flag, items);
   const scopedAll = Object.fromEntries(scoped);
   return runs.map((r, i) => {
     const suiteSrc = r.source;

@@ -1,7 +1,7 @@
 // `wattbench sample`: only sample a power source for a while, and say what it saw.
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
-import { chooseSource, parseKeyValues } from '../sources.js';
+import { chooseSource, checkSourceOptFlags } from '../sources.js';
 import { createRunClock, sleepMs } from '../../lib/clock.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import type { Sample } from '../../results/samples.js';
@@ -26,7 +26,9 @@ export const sample: Command = {
     if (positionals.length) throw badInput('BAD_FLAG', `sample takes no arguments, got '${positionals[0]}'`, 'give everything as flags, e.g. wattbench sample --duration 5');
     const duration = num(f.duration, '--duration', { min: 0, exclusiveMin: true });
     if (duration === undefined) throw badInput('BAD_FLAG', 'sample needs --duration S', 'e.g. wattbench sample --source rapl --duration 5');
-    const choice = await chooseSource(io.env, f.source, () => parseKeyValues(f['source-opt'], '--source-opt'));
+    const { common, scoped } = checkSourceOptFlags(f.source, f['source-opt']);
+    const optionsFor = (id: string) => ({ ...(id === f.source ? common : {}), ...(scoped.get(id) ?? {}) });
+    const choice = await chooseSource(io.env, f.source, optionsFor);
     const { driver, probe } = choice.chosen;
     let devices = probe.devices;
     if (f.devices) {
@@ -44,7 +46,7 @@ export const sample: Command = {
     io.signal.addEventListener('abort', onAbort, { once: true });
     const t0 = clock.nowS();
     const sampler = await driver.start({
-      devices, intervalMs, clock, signal: ctrl.signal, options: parseKeyValues(f['source-opt'], '--source-opt'), env: io.env, probe,
+      devices, intervalMs, clock, signal: ctrl.signal, options: optionsFor(driver.meta.id), env: io.env, probe,
       sink: { sample: (s) => samples.push(s), gap: (g) => gaps.push(g), restarted: (why) => { restarts++; io.stderr.write(`warning: ${why}\n`); }, note: (m) => io.stderr.write(`${m}\n`) },
     });
     await sleepMs(duration * 1000, io.signal);

@@ -5,7 +5,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
-import { parseKeyValues, checkSourceId } from '../sources.js';
+import { parseKeyValues, checkSourceOptFlags } from '../sources.js';
 import { runShard, waitReady } from '../cluster/shard.js';
 
 export const options = {
@@ -53,7 +53,7 @@ export const shard: Command = {
       await waitReady(dir, nodes, num(f.timeout, '--timeout', { min: 0, exclusiveMin: true }) ?? 120, io.signal);
       return EXIT.OK;
     }
-    if (f.source) checkSourceId(f.source);
+    checkSourceOptFlags(f.source, f['source-opt']);
     if (f['clock-server'] && !/^.+:\d+$/.test(f['clock-server'])) throw badInput('BAD_FLAG', `--clock-server '${f['clock-server']}' is not HOST:PORT`, 'e.g. --clock-server job-0.job-clock:7379');
     const log = f.quiet ? () => {} : (l: string) => io.stderr.write(`wattbench shard: ${l}\n`);
     const idx = num(f['node-index'], '--node-index', { integer: true, min: 0 });

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
-import { checkSourceId, parseKeyValues } from '../sources.js';
+import { checkSourceOptFlags } from '../sources.js';
 import { slurmScript } from '../cluster/slurm.js';
 import { DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 import { findOnPath, runCommand } from '../../lib/process.js';
@@ -68,8 +68,7 @@ export const slurm: Command = {
     if (!positionals.length) throw badInput('BAD_FLAG', 'slurm needs the program to run after --', 'e.g. wattbench slurm --nodes 2 --ntasks-per-node 4 -- python train.py');
     const nodes = num(f.nodes, '--nodes', { integer: true, min: 1 });
     if (nodes === undefined) throw badInput('BAD_FLAG', 'slurm needs --nodes N', 'e.g. --nodes 2');
-    if (f.source) checkSourceId(f.source);
-    parseKeyValues(f['source-opt'], '--source-opt');
+    checkSourceOptFlags(f.source, f['source-opt']); // refused here, not when the job starts on the cluster
     const kind = (f.kind ?? 'train') as 'train';
     if (!['train', 'infer', 'serve', 'other'].includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of train, infer, serve, other`, 'pick what the tokens count');
     const script = slurmScript({

@@ -19,8 +19,8 @@ describe('slurm settings with control characters', () => {
   const flags = ['--partition', '--account', '--time', '--job-name', '--name', '--sbatch', '--dir', '--out', '--srun', '--source-opt', '--clock-host', '--clock-bind', '--wattbench'];
   it.each(flags)('%s with a newline, CR, NUL or tab is refused, naming the flag', async (flag) => {
     for (const bad of ['gpu\n#SBATCH --exclusive\nrm -rf /tmp/x', 'a\rb', 'a\u0000b', 'a\tb', 'a\u001bb']) {
-      const value = flag === '--source-opt' ? `k=${bad}` : bad;
-      const { done, out } = run([flag, value]);
+      // a source option must name its source and a key it takes, or it is refused before the script is checked
+      const { done, out } = run(flag === '--source-opt' ? ['--source', 'replay', flag, `file=${bad}`] : [flag, bad]);
       const err = await done;
       expectBadInput(err, 'BAD_FLAG', new RegExp(`^${flag} '.*' contains `), new RegExp(flag));
       expect((err as Error).message).not.toMatch(/[\n\r\0]/);
