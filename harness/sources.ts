@@ -62,7 +62,7 @@ export async function chooseSource(env: NodeJS.ProcessEnv, forced: string | unde
     if (!pick) throw badInput('NO_POWER_SOURCE', 'no power source works on this machine', 'run `wattbench devices` to see why each failed, or pass --source replay --source-opt file=TRACE');
   }
   const others: Source[] = probed.filter((p) => p !== pick).map((p) => p.result.state === 'ok'
-    ? { id: p.driver.meta.id, state: 'available' as const, reason: forced ? `not chosen: --source ${forced} was given` : `works, but ${pick!.driver.meta.id} ranks higher (priority ${pick!.driver.meta.priority} > ${p.driver.meta.priority})` }
+    ? { id: p.driver.meta.id, state: 'available' as const, reason: forced ? `not chosen: the run asked for ${forced}` : `works, but ${pick!.driver.meta.id} ranks higher (priority ${pick!.driver.meta.priority} > ${p.driver.meta.priority})` }
     : { id: p.driver.meta.id, state: 'unavailable' as const, code: p.result.code, reason: p.result.reason });
   return { chosen: { driver: pick.driver, probe: pick.result as Extract<ProbeResult, { state: 'ok' }> }, others };
 }
