@@ -68,7 +68,7 @@ async function sampleBeyondLastWindow(reps: RepetitionRaw[], lastReadingS: Reado
   const periodMs = Math.max(intervalMs, sem.updatePeriodMs ?? 0);
   // a counter polled faster than it refreshes is read half a poll late (see methodFor): one more poll covers that
   const needS = lastEndS + (readingLagMs(sem) + (sem.kind === 'energy-counter' ? intervalMs : 0)) / 1000;
-  const deadline = Date.now() + Math.min(10_000, 3 * periodMs + readingLagMs(sem) + 500);
+  const deadline = Date.now() + Math.min(10_000, 3 * periodMs + readingLagMs(sem) + 2000);
   const covered = () => devices.every((d) => (lastReadingS.get(d.id) ?? -Infinity) >= needS);
   while (!covered() && Date.now() < deadline && !signal.aborted) await sleepMs(20, signal);
 }
