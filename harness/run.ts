@@ -55,7 +55,6 @@ export interface RunOutcome {
   rescued?: boolean;
 }
 
-/** Phases in the order they happen; the samples file records each with its time (tests check the order). */
 /**
  * Keep the samplers on until every device has a reading past the last window's end (moved later by the sensor's
  * lag, which the analysis undoes), so that edge is interpolated rather than held from the last reading before it.
@@ -68,9 +67,14 @@ async function sampleBeyondLastWindow(reps: RepetitionRaw[], lastReadingS: Reado
   const periodMs = Math.max(intervalMs, sem.updatePeriodMs ?? 0);
   // a counter polled faster than it refreshes is read half a poll late (see methodFor): one more poll covers that
   const needS = lastEndS + (readingLagMs(sem) + (sem.kind === 'energy-counter' ? intervalMs : 0)) / 1000;
-  const deadline = Date.now() + Math.min(10_000, 3 * periodMs + readingLagMs(sem) + 2000);
-  const covered = () => devices.every((d) => (lastReadingS.get(d.id) ?? -Infinity) >= needS);
-  while (!covered() && Date.now() < deadline && !signal.aborted) await sleepMs(20, signal);
+  await readingsReach(lastReadingS, devices, needS, 3 * periodMs + readingLagMs(sem) + 2000, signal);
+}
+
+/** Wait until every device has a reading at or after atS, for at most maxWaitMs (10 s at the most); early on abort. */
+async function readingsReach(lastReadingS: ReadonlyMap<string, number>, devices: Device[], atS: number, maxWaitMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + Math.min(10_000, maxWaitMs);
+  const reached = () => devices.every((d) => (lastReadingS.get(d.id) ?? -Infinity) >= atS);
+  while (!signal.aborted && Date.now() < deadline && !reached()) await sleepMs(20, signal);
 }
 
 /** Beyond any meter (a 10 MW rack row; 1 PJ, a year of 30 MW): a reading past these is a broken sensor or trace. */
@@ -91,6 +95,7 @@ function plausible(s: Sample, dropped: () => void): Sample | null {
   return kept.powerW === undefined && kept.energyJ === undefined ? null : kept;
 }
 
+/** Phases in the order they happen; the samples file records each with its time (tests check the order). */
 export const RUN_ORDER = ['inventory', 'probe', 'idle', 'warmup', 'window', 'cooldown', 'result'] as const;
 
 export function makeRunId(label: string, at = new Date()): string {
@@ -211,8 +216,7 @@ export async function executeRun(request: RunRequest, progress: Progress, signal
 
     // the first window must not open before the sensors have spoken: with --idle 0 a workload would otherwise start
     // before the first reading (an estimate needs one interval of CPU times; a vendor tool, its start-up)
-    const firstByS = Date.now() + Math.min(10_000, 5 * Math.max(intervalMs, probe.semantics.updatePeriodMs ?? 0) + 2000);
-    while (!signal.aborted && Date.now() < firstByS && !devices.every((d) => lastReadingS.has(d.id))) await sleepMs(20, signal);
+    await readingsReach(lastReadingS, devices, -Number.MAX_VALUE, 5 * Math.max(intervalMs, probe.semantics.updatePeriodMs ?? 0) + 2000, signal);
     const wlEnv = { ...env, ...visible.env };
     const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
     for (let i = 0; i < maxReps && !signal.aborted; i++) {

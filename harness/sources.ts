@@ -67,16 +67,8 @@ export async function chooseSource(env: NodeJS.ProcessEnv, forced: string | unde
   return { chosen: { driver: pick.driver, probe: pick.result as Extract<ProbeResult, { state: 'ok' }> }, others };
 }
 
-/**
- * Parse repeated KEY=VALUE options. For --source-opt, the SOURCE.K=V form (`replay.file=x.csv`, as `wattbench
- * devices --help` teaches) is also understood: callers that give one flat set of options to the one source they
- * measure (sample, shard) get K=V. `wattbench run` and `serve` use splitSourceOptions, which keeps the scope.
- */
+/** Parse repeated KEY=VALUE options (--set); --source-opt goes through splitSourceOptions, which knows SOURCE.K=V. */
 export function parseKeyValues(items: string[] | undefined, flag: string): Record<string, string> {
-  if (flag === '--source-opt') {
-    const { common, scoped } = splitSourceOptions(items);
-    return Object.assign({}, common, ...scoped.values()) as Record<string, string>;
-  }
   const out: Record<string, string> = {};
   for (const it of items ?? []) {
     const i = it.indexOf('=');

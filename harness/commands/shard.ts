@@ -5,7 +5,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
-import { parseKeyValues, checkSourceOptFlags } from '../sources.js';
+import { checkSourceOptFlags } from '../sources.js';
 import { runShard, waitReady } from '../cluster/shard.js';
 
 export const options = {
@@ -53,12 +53,12 @@ export const shard: Command = {
       await waitReady(dir, nodes, num(f.timeout, '--timeout', { min: 0, exclusiveMin: true }) ?? 120, io.signal);
       return EXIT.OK;
     }
-    checkSourceOptFlags(f.source, f['source-opt']);
+    const { common, scoped } = checkSourceOptFlags(f.source, f['source-opt']);
     if (f['clock-server'] && !/^.+:\d+$/.test(f['clock-server'])) throw badInput('BAD_FLAG', `--clock-server '${f['clock-server']}' is not HOST:PORT`, 'e.g. --clock-server job-0.job-clock:7379');
     const log = f.quiet ? () => {} : (l: string) => io.stderr.write(`wattbench shard: ${l}\n`);
     const idx = num(f['node-index'], '--node-index', { integer: true, min: 0 });
     await runShard({
-      dir, sourceId: f.source, sourceOptions: parseKeyValues(f['source-opt'], '--source-opt'),
+      dir, sourceId: f.source, sourceOptions: Object.assign({}, common, ...scoped.values()) as Record<string, string>,
       intervalMs: num(f.interval, '--interval', { min: 0, exclusiveMin: true }),
       node: { ...(idx !== undefined ? { index: idx } : {}), ...(f['node-name'] ? { name: f['node-name'] } : {}) },
       nodes, reference: f.reference ? true : undefined,

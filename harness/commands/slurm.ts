@@ -1,6 +1,6 @@
 // `wattbench slurm -- PROGRAM`: write the sbatch script of a multi-node run (samplers, idle, workload, merge),
 // print it, or submit it with --submit.
-import { writeFile, chmod, stat } from 'node:fs/promises';
+import { writeFile, chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
@@ -9,6 +9,7 @@ import { checkSourceOptFlags } from '../sources.js';
 import { slurmScript } from '../cluster/slurm.js';
 import { DEFAULT_MAX_SKEW_MS } from '../cluster/merge.js';
 import { findOnPath, runCommand } from '../../lib/process.js';
+import { checkOutputFile } from '../../results/io.js';
 
 export const options = {
   nodes: { type: 'string' }, 'ntasks-per-node': { type: 'string' }, 'gpus-per-node': { type: 'string' }, 'cpus-per-task': { type: 'string' },
@@ -47,8 +48,7 @@ async function writeScript(file: string, script: string): Promise<void> {
   const path = resolve(file);
   const remedy = 'choose another file with --write (in a folder that exists and that you can write)';
   // a FIFO or device node (/dev/null as root) must not be written into or made executable
-  const st = await stat(path).catch(() => undefined);
-  if (st && !st.isFile()) throw badInput('OUTPUT_NOT_WRITABLE', `cannot write the script to ${path}: it exists and is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`, remedy);
+  await checkOutputFile(path, '--write');
   try {
     await writeFile(path, script);
     await chmod(path, 0o755);

@@ -4,7 +4,7 @@ import { shard } from '../../harness/commands/shard.js';
 import { k8s } from '../../harness/commands/k8s.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 const k8sArgs = ['--image', 'img:1', '--nodes', '2', '--accelerator', 'nvidia'];
 

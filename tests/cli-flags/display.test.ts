@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { devices } from '../../harness/commands/devices.js';
 import { sample } from '../../harness/commands/sample.js';
 import { tempDir, writeConstantTrace } from '../helpers/cli.js';
-import { captureIO } from './io.js';
+import { captureIO } from '../helpers/io.js';
 
 describe('devices and sample display', () => {
   it('devices rounds the update period of a replayed trace', async () => {

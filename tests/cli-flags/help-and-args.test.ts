@@ -9,7 +9,7 @@ import * as devicesMod from '../../harness/commands/devices.js';
 import { parseFlags } from '../../harness/commands/command.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { runCli } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 describe('--help lists every flag', () => {
   const cases = [

@@ -9,7 +9,7 @@ import { num } from '../../harness/commands/command.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir } from '../helpers/cli.js';
 import { EXIT } from '../../lib/errors.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 /** A file that is not JSON, where node's parse error quotes the file's own line breaks. */
 async function multiLineBadJson(dir: string): Promise<string> {

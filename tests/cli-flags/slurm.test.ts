@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { slurm } from '../../harness/commands/slurm.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 const run = (args: string[]) => {
   const c = captureIO();

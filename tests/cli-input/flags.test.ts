@@ -6,7 +6,7 @@ import { run } from '../../harness/commands/run.js';
 import { serve } from '../../harness/commands/serve.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir, runCli, writeConstantTrace } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 const CMD = ['--workload', 'command', '--set', 'command=["true"]', '--source', 'estimate', '--idle', '0', '--cooldown', '0', '--repetitions', '1'];
 const SERVE = ['--url', 'http://127.0.0.1:9', '--model', 'm', '--concurrency', '1', '--requests', '2', '--input-tokens', '4', '--output-tokens', '4'];

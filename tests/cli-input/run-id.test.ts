@@ -9,7 +9,7 @@ import { serve } from '../../harness/commands/serve.js';
 import { merge } from '../../harness/commands/merge.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir, writeConstantTrace } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 const BAD = ['../escaped', 'a/b', 'a b', '', '..', 'a'.repeat(129), 'x\ny'];
 

@@ -10,7 +10,7 @@ import { serve } from '../../harness/commands/serve.js';
 import { planFromDoc } from '../../harness/suite.js';
 import { expectBadInput } from '../helpers/expect.js';
 import { tempDir, writeConstantTrace, writeScript, runCli, resultFiles, readJson } from '../helpers/cli.js';
-import { captureIO, thrown } from './io.js';
+import { captureIO, thrown } from '../helpers/io.js';
 
 const FAST = ['--idle', '0', '--cooldown', '0', '--repetitions', '1', '--quiet'];
 

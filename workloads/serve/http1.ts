@@ -72,9 +72,9 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 
 /** One connection and the response being read on it. */
 class Connection {
-  sink: ResponseSink | null = null;
-  /** The request on this connection now. */
+  /** The request on this connection now; its sink hears the response. */
   pending: Pending | null = null;
+  get sink(): ResponseSink | null { return this.pending?.sink ?? null; }
   /** Responses completed on this connection: more than 0 makes it a reused connection. */
   served = 0;
   /** When it went back to the idle list (ms, monotonic), and how long it may stay there and still be reused. */
@@ -104,8 +104,6 @@ class Connection {
   start(p: Pending): void {
     p.conn = this;
     this.pending = p;
-    const sink = p.sink;
-    this.sink = sink;
     this.state = State.Head;
     this.head = null;
     this.gotBytes = false;
@@ -127,13 +125,12 @@ class Connection {
 
   private onClose(why: string, failed: boolean): void {
     this.pool.forget(this);
-    const sink = this.sink;
-    if (!sink) return;
-    this.sink = null;
     const p = this.pending;
+    if (!p) return;
     this.pending = null;
+    const sink = p.sink;
     // a reused connection the server closed before answering: it had not read the request (see the top)
-    if (!this.gotBytes && this.served > 0 && p && !p.resent && !p.cancelled) { p.resent = true; this.pool.resend(p); return; }
+    if (!this.gotBytes && this.served > 0 && !p.resent && !p.cancelled) { p.resent = true; this.pool.resend(p); return; }
     // a body delimited by the connection's end is complete when the server closes it cleanly, not on a reset
     if (this.state === State.ToClose && !failed) { const t = this.now(); const rest = this.decoder.end(); if (rest) sink.body(rest, t); sink.end(t); return; }
     sink.error(this.gotBytes ? 'cut' : 'connect', why);
@@ -164,12 +161,14 @@ class Connection {
           if (!this.onHead(all.subarray(0, end).toString('latin1'))) return;
           break;
         }
-        case State.Length: {
+        case State.Length:
+        case State.ChunkData: {
+          // a sized body, or one chunk's data: the rest of it, or what this read holds
           const n = Math.min(this.remaining, len - pos);
           text += this.decode(buf, pos, pos + n);
           pos += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = State.Done;
+          if (this.remaining === 0) this.state = this.state === State.Length ? State.Done : State.ChunkDataEnd;
           break;
         }
         case State.ToClose:
@@ -214,14 +213,6 @@ class Connection {
           const l = this.line.trimEnd();
           this.line = '';
           if (l === '') this.state = State.Done; // the blank line after the (usually absent) trailers
-          break;
-        }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, len - pos);
-          text += this.decode(buf, pos, pos + n);
-          pos += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
         }
         case State.Done:
@@ -269,7 +260,6 @@ class Connection {
 
   private finish(t: number, extraBytes: boolean): void {
     const sink = this.sink!;
-    this.sink = null;
     this.pending = null;
     this.served++;
     const rest = this.decoder.end();
@@ -281,7 +271,6 @@ class Connection {
 
   private broken(why: string): void {
     const sink = this.sink;
-    this.sink = null;
     this.pending = null;
     this.pool.forget(this);
     this.socket.destroy();
@@ -289,7 +278,6 @@ class Connection {
   }
 
   abort(): void {
-    this.sink = null;
     this.pending = null;
     this.pool.forget(this);
     this.socket.destroy();
