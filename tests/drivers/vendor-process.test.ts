@@ -73,6 +73,13 @@ function capturePower(file: string, gpu?: number, from = 0): number[] {
   return csv.rows.map((r) => rowObject(csv, r)).filter((o) => gpu === undefined || Number(o.index) === gpu).slice(from).map((o) => nvNumber(o['power.draw.instant'])!);
 }
 
+/**
+ * Timeouts for the injected hangs. Every poll of a fake tool is a fresh Node process, and on a loaded
+ * 2-core CI machine one can take over a second to start; a shorter timeout turns a slow healthy poll into
+ * a second, unplanned restart (CI saw "timed out" where the truncated-JSON poll was due).
+ */
+const POLL_TIMEOUT_MS = '3000';
+
 function expectNoZeroAndOrdered(c: Collected) {
   expect(c.samples.filter((s) => s.powerW === 0)).toEqual([]);
   for (const id of new Set(c.samples.map((s) => s.deviceId))) {
@@ -126,11 +133,11 @@ describe('nvidia-smi driver against a fake nvidia-smi', () => {
     expect(d[Math.floor(d.length / 2)]!).toBeLessThan(0.2);
   });
 
-  for (const [kind, re] of [['exit', /exited \(code 255\).*GPU is lost/], ['hang', /printed no reading for 1500 ms \(hung\)/], ['garbage', /printed no reading for 1500 ms \(hung\)/], ['truncate', /exited \(code 1\)/]] as const) {
+  for (const [kind, re] of [['exit', /exited \(code 255\).*GPU is lost/], ['hang', /printed no reading for 3000 ms \(hung\)/], ['garbage', /printed no reading for 3000 ms \(hung\)/], ['truncate', /exited \(code 1\)/]] as const) {
     it(`the tool ${kind === 'exit' ? 'exiting mid-run' : kind === 'hang' ? 'hanging' : kind === 'garbage' ? 'printing garbage' : 'printing a truncated line'} gives a gap and a restart, then readings again`, async () => {
       const { env, state } = await fakeEnv(['nvidia'], { FAKE_NVSMI_CAPTURE: LOOP, FAKE_NVSMI_GPUS: TWO_GPUS, FAKE_FAULT: `${kind}-after:4`, FAKE_FAULT_CALLS: '1' });
       const c = await collect(nvidiaSmi, env, {
-        intervalMs: 100, ms: 4000, options: { 'hang-timeout-ms': '1500' }, devices: [0],
+        intervalMs: 100, ms: 4000, options: { 'hang-timeout-ms': '3000' }, devices: [0],
         until: (x) => x.gaps.length > 0 && x.samples.filter((s) => s.tS >= x.gaps[0]!.endS - 1e-6).length >= 3,
       });
       expect(c.restarts.length, c.restarts.join('\n')).toBe(1);
@@ -138,7 +145,7 @@ describe('nvidia-smi driver against a fake nvidia-smi', () => {
       expect(c.gaps).toHaveLength(1);
       const g = c.gaps[0]!;
       expect(g.endS).toBeGreaterThan(g.startS);
-      if (kind === 'hang' || kind === 'garbage') expect(g.endS - g.startS).toBeGreaterThan(1.4);
+      if (kind === 'hang' || kind === 'garbage') expect(g.endS - g.startS).toBeGreaterThan(2.9);
       const got = powers(c.samples, 'nvidia-smi:0');
       const want = capturePower(LOOP, 0);
       // the first run's four rows, then the restarted tool from its first row again
@@ -261,7 +268,7 @@ describe('amd-smi driver against fake amd-smi / rocm-smi', () => {
     it(`a poll that ${kind === 'fail' ? 'fails' : kind === 'hang' ? 'hangs' : kind === 'garbage' ? 'prints garbage' : 'prints truncated JSON'} is a gap and a restart, then readings resume`, async () => {
       const { env } = await fakeEnv(['amd'], { FAKE_AMD_STATIC: join(AMD, 'amd-smi_static--json__MI300X-2x-CPX.json'), FAKE_AMD_METRIC_FRAMES: amdFrames('na-secondaries'), FAKE_FAULT: kind, FAKE_FAULT_CALLS: '2' });
       const c = await collect(amdSmi, env, {
-        intervalMs: 250, ms: 2200, devices: [0], options: { 'poll-timeout-ms': '800' },
+        intervalMs: 250, ms: 2200, devices: [0], options: { 'poll-timeout-ms': POLL_TIMEOUT_MS },
         until: (x) => x.gaps.length > 0 && x.samples.some((s) => s.tS >= x.gaps[0]!.startS),
       });
       expect(c.restarts).toHaveLength(1);
@@ -324,7 +331,7 @@ describe('npu-smi driver against a fake npu-smi', () => {
     it(`a poll that ${kind === 'fail' ? 'fails' : kind === 'hang' ? 'hangs' : kind === 'garbage' ? 'prints garbage' : 'prints half a table'} is a gap and a restart, never 0 W`, async () => {
       const { env } = await fakeEnv(['ascend'], { FAKE_NPU_FRAMES: a3Frames, FAKE_FAULT: kind, FAKE_FAULT_CALLS: '2' });
       const c = await collect(npuSmi, env, {
-        intervalMs: 250, ms: 2000, devices: [0], options: { 'poll-timeout-ms': '800' },
+        intervalMs: 250, ms: 2000, devices: [0], options: { 'poll-timeout-ms': POLL_TIMEOUT_MS },
         until: (x) => x.samples.length > 0 && (x.gaps.length === 0 || x.samples.some((s) => s.tS >= x.gaps[0]!.startS)),
       });
       // half a table may still hold card 0's rows: then the poll is a reading and nothing was lost
