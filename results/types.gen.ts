@@ -480,6 +480,7 @@ export interface Warning {
     | 'CLIENT_BEHIND_SCHEDULE'
     | 'USAGE_FROM_CLIENT'
     | 'REQUESTS_FAILED'
+    | 'REQUESTS_RESENT'
     | 'CLOCK_SKEW'
     | 'PARTIAL_DEVICE_POWER'
     | 'HOST_SCOPE'
@@ -735,7 +736,7 @@ export interface ServingThroughput {
  * via the `definition` "ServingWarning".
  */
 export interface ServingWarning {
-  code: 'CLIENT_BEHIND_SCHEDULE' | 'USAGE_FROM_CLIENT' | 'REQUESTS_FAILED';
+  code: 'CLIENT_BEHIND_SCHEDULE' | 'USAGE_FROM_CLIENT' | 'REQUESTS_FAILED' | 'REQUESTS_RESENT';
   message: string;
 }
 /**

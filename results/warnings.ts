@@ -23,6 +23,7 @@ export const WARNING_TEXT: Record<WarningCode, string> = {
   CLIENT_BEHIND_SCHEDULE: 'The load generator sent requests late against its schedule; the client, not the server, may have limited throughput.',
   USAGE_FROM_CLIENT: 'The server sent no token usage; output tokens were counted by the client.',
   REQUESTS_FAILED: 'Some requests failed; they are counted and reported, not dropped.',
+  REQUESTS_RESENT: 'Some requests were sent twice: the server closed a kept-alive connection before answering; work it had begun used energy and delivered no counted tokens.',
   CLOCK_SKEW: 'Node clocks disagreed by more than the allowed skew.',
   PARTIAL_DEVICE_POWER: 'Some devices had no power reading (e.g. secondary dies reported on the primary).',
   HOST_SCOPE: 'Power covers the whole CPU package or node, not only the workload.',

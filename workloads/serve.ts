@@ -241,6 +241,12 @@ async function runServe(c: ServeConfig, ctx: WorkloadContext): Promise<WorkloadO
     warnings.push({ code: 'REQUESTS_FAILED', message: `${f.requests.failed} of ${f.requests.total} requests failed (${kinds}); they are counted in serving.requests.failedByKind and kept in the records, and deliver no tokens to the window count.` });
   }
 
+  if (client.resends > 0) {
+    // a server that closes a kept-alive connection may already have read the request and begun generating: that
+    // energy lands in the window with no tokens to show for it, so the user should know it happened
+    warnings.push({ code: 'REQUESTS_RESENT', message: `${client.resends} request${client.resends === 1 ? ' was' : 's were'} sent a second time: the server closed a kept-alive connection before answering. If it had already begun generating, that work used energy and delivered no counted tokens. Lower the load or raise the server's keep-alive timeout.` });
+  }
+
   const totalChunks = records.reduce((s, r) => s + r.chunkTimes.n, 0);
   const keepChunks = c.chunkTimes === 'all' || (c.chunkTimes === 'auto' && totalChunks <= AUTO_CHUNK_TIMES_LIMIT);
   const L = f.latency;

@@ -35,7 +35,7 @@ export async function reanalyse(result: WattbenchResult, resultPath: string, lag
     protocolErrors: 0, truncatedLines: 0, // their warnings are carried over below
   }));
   // warnings that came from the run itself (not from analysis) carry over
-  const carried = result.warnings.filter((w) => ['PROTOCOL_ERRORS', 'OUTPUT_TRUNCATED', 'CLIENT_BEHIND_SCHEDULE', 'USAGE_FROM_CLIENT', 'REQUESTS_FAILED', 'CLOCK_SKEW', 'PARTIAL_DEVICE_POWER'].includes(w.code));
+  const carried = result.warnings.filter((w) => ['PROTOCOL_ERRORS', 'OUTPUT_TRUNCATED', 'CLIENT_BEHIND_SCHEDULE', 'USAGE_FROM_CLIENT', 'REQUESTS_FAILED', 'REQUESTS_RESENT', 'CLOCK_SKEW', 'PARTIAL_DEVICE_POWER'].includes(w.code));
   const a = analyse({
     source: { id: used.id, scope: used.scope, semantics, deviceIds: used.deviceIds, requestedIntervalMs: used.requestedIntervalMs, restarts: used.restarts, gaps: used.gaps.filter((g) => !g.reason.startsWith('no sample for')), ...(used.command ? { command: used.command } : {}), ...(used.note ? { note: used.note } : {}) },
     devices: result.devices.filter((d) => used.deviceIds.includes(d.id)),

@@ -16,7 +16,8 @@ export type Fault =
   | 'malformed'      // a broken JSON data line and a line that is no SSE field, mid-stream
   | 'hang'           // 200 and headers, then nothing: the first token never comes
   | 'no-done'        // tokens, then the stream ends without finish_reason, usage or [DONE]
-  | 'stream-error';  // a few tokens, then an error object in the stream, then [DONE]
+  | 'stream-error'   // a few tokens, then an error object in the stream, then [DONE]
+  | 'drop';          // the connection closed on reading the request, not a byte sent (a kept-alive one at its idle timeout)
 
 export interface FakeServerOptions {
   ttftMs?: number;
@@ -72,6 +73,7 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
       if (o.apiKey !== undefined && req.headers.authorization !== `Bearer ${o.apiKey}`) return json(401, { error: { message: 'Incorrect API key provided' } });
       if (!body || typeof body.model !== 'string') return json(400, { error: { message: 'body must be JSON with a model' } });
       const fault = o.fault?.(n, body) ?? 'none';
+      if (fault === 'drop') { req.socket.destroy(); return; }
       if (fault === 'http-429') return json(429, { error: { message: 'Too many requests' } });
       if (fault === 'http-500') return json(500, { error: { message: 'Internal server error' } });
       if (fault === 'http-500-echo') return json(500, { error: { message: `failed; request headers were ${JSON.stringify(req.headers)}` } });
