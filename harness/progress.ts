@@ -6,11 +6,17 @@ import { badInput } from '../lib/errors.js';
 export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'quiet'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
-/** --progress as given (default auto); any other value is refused, not taken as tty (escape codes in a pipe). */
-export function progressMode(v: string | undefined): ProgressMode {
-  if (v === undefined) return 'auto';
-  if ((PROGRESS_MODES as readonly string[]).includes(v)) return v as ProgressMode;
-  throw badInput('BAD_FLAG', `--progress ${JSON.stringify(v)} is not a progress mode`, `use one of: ${PROGRESS_MODES.join(' | ')}`);
+/**
+ * --progress as given (default auto); any other value is refused, not taken as tty (escape codes in a pipe).
+ * --quiet is --progress quiet; given with another mode the two disagree, and guessing which was meant would
+ * either hide progress asked for or print it into a log that was meant to stay clean.
+ */
+export function progressMode(v: string | undefined, quiet = false): ProgressMode {
+  if (v !== undefined && !(PROGRESS_MODES as readonly string[]).includes(v)) {
+    throw badInput('BAD_FLAG', `--progress ${JSON.stringify(v)} is not a progress mode`, `use one of: ${PROGRESS_MODES.join(' | ')}`);
+  }
+  if (quiet && v !== undefined && v !== 'quiet') throw badInput('BAD_FLAG', `--quiet and --progress ${v} disagree`, 'give one of them (--quiet is --progress quiet)');
+  return quiet ? 'quiet' : ((v as ProgressMode | undefined) ?? 'auto');
 }
 
 export interface Status { label: string; phase: string; elapsedS: number; remainingS?: number; powerW?: number; tokensPerS?: number }

@@ -41,7 +41,7 @@ one, the built-in smoke workload runs on the best power source found.
   --python PATH          Python interpreter for the PyTorch workloads
   --run-id ID            name of the result file (default: time, workload and a random suffix)
   --record-hostname      put the host name in the result (left out by default)
-  --quiet                no progress output
+  --quiet                no progress output (the same as --progress quiet)
   --progress MODE        auto | tty | plain | quiet`;
 
 function coerce(key: string, v: string): unknown {
@@ -160,8 +160,7 @@ export const run: Command = {
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (positionals.length > 1) throw badInput('BAD_FLAG', `run takes at most one suite file, got ${positionals.length}`, 'run suites one at a time');
     const resolveOpts = { python: f.python, env: io.env };
-    const mode = progressMode(f.progress); // checked even with --quiet, which wins
-    const progress = createProgress(f.quiet ? 'quiet' : mode, io.stderr);
+    const progress = createProgress(progressMode(f.progress, f.quiet), io.stderr);
     const outDir = outDirOf(f.out);
     const flags = measurementFlags(f);
     let plan: Plan;

@@ -150,8 +150,7 @@ export const serve: Command = {
     const flags = measurementFlags(f);
     const settings = { ...flags, repetitions: flags.repetitions ?? DEFAULTS.repetitions, idleS: flags.idleS ?? DEFAULTS.idleS, cooldownS: flags.cooldownS ?? DEFAULTS.cooldownS };
     checkRepetitionBounds(settings, '--max-repetitions');
-    const mode = progressMode(f.progress); // checked even with --quiet, which wins
-    const progress = createProgress(f.quiet ? 'quiet' : mode, io.stderr);
+    const progress = createProgress(progressMode(f.progress, f.quiet), io.stderr);
     const outDir = outDirOf(f.out);
 
     // the server is probed once (URL, model, key, prompt calibration), and the power source, before anything is measured
