@@ -55,7 +55,9 @@ function describeOk(r: Extract<ProbeResult, { state: 'ok' }>): string {
   const parts = [`${r.devices.length} device${r.devices.length === 1 ? '' : 's'}`, `${s.kind}${s.field ? ` (${s.field})` : ''}`];
   // periods derived from a trace's time steps carry float noise (100.00000000000142): one decimal is enough
   if (s.averagingWindowMs) parts.push(`${+s.averagingWindowMs.toFixed(1)} ms average`);
-  if (s.updatePeriodMs) parts.push(`updates every ${+s.updatePeriodMs.toFixed(1)} ms`);
+  // an estimate is computed at each reading from CPU time the kernel counts in ticks: the tick is its resolution,
+  // not a sensor that refreshes on its own
+  if (s.updatePeriodMs) parts.push(s.kind === 'estimated' ? `CPU time in ${+s.updatePeriodMs.toFixed(1)} ms ticks` : `updates every ${+s.updatePeriodMs.toFixed(1)} ms`);
   return parts.join(', ');
 }
 

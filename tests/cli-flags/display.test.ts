@@ -17,6 +17,14 @@ describe('devices and sample display', () => {
     expect(out()).not.toMatch(/\d\.\d{4,} ms/);
   });
 
+  it('devices gives the estimate its CPU-time tick, not an update period', async () => {
+    const { io, out } = captureIO();
+    await devices.run([], io);
+    const line = out().split('\n').find((l) => /^\s+estimate\s/.test(l))!;
+    expect(line, out()).toMatch(/CPU time in 10 ms ticks/);
+    expect(line).not.toMatch(/updates every/);
+  });
+
   it('sample says "estimated" once for the estimate source', async () => {
     const { io, out } = captureIO();
     await sample.run(['--source', 'estimate', '--duration', '0.3'], io);
