@@ -1,6 +1,6 @@
 // Suite files (YAML or JSON) → a plan: one entry per run (matrix expanded), every config checked by its workload
 // before anything is measured. Any problem is one exit-2 message with the file and the JSON pointer.
-import { readFile, access } from 'node:fs/promises';
+import { readFile, access, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join, resolve, extname, dirname, isAbsolute } from 'node:path';
@@ -35,14 +35,18 @@ interface SuiteDoc { name?: string; defaults?: RunSettings; runs: Array<RunSetti
 
 /** A bare name (no slash, no extension) that is not a file means a built-in suite in suites/. */
 export async function locateSuite(arg: string): Promise<string> {
-  try { await access(arg); return resolve(arg); } catch { /* not a path */ }
+  // a folder is never a suite: `run quick` from a folder holding quick/ (an earlier --out quick) means the built-in
+  const isFolder = await stat(arg).then((st) => st.isDirectory(), () => null);
+  if (isFolder === false) return resolve(arg);
   if (!arg.includes('/') && !extname(arg)) {
     for (const ext of ['.yaml', '.yml', '.json']) {
       const p = join(SUITES_DIR, arg + ext);
       try { await access(p); return p; } catch { /* next */ }
     }
+    if (isFolder) throw badInput('SUITE_NOT_FOUND', `'${arg}' is a folder, and there is no built-in suite of that name`, 'give a path to a .yaml/.json suite file, or a built-in name (see suites/)');
     throw badInput('SUITE_NOT_FOUND', `no suite file '${arg}' and no built-in suite of that name`, 'give a path to a .yaml/.json suite file, or a built-in name (see suites/)');
   }
+  if (isFolder) throw badInput('SUITE_NOT_FOUND', `${arg} is a folder, not a suite file`, 'name the .yaml/.json file inside it');
   throw badInput('SUITE_NOT_FOUND', `suite file ${arg} does not exist`, 'check the path');
 }
 
