@@ -127,7 +127,7 @@ interface CnmonPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('cnmon', r, 'run with access to /dev/cambricon_dev*, or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'cnmon is not on PATH — install the Cambricon driver (cnmon ships with it; in containers mount /usr/bin/cnmon), or pass --source-opt path=/full/path/cnmon');
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'cnmon is not on PATH — install the Cambricon driver (cnmon ships with it; in containers mount /usr/bin/cnmon), or pass --source cnmon --source-opt path=/full/path/cnmon');
 
 export const cnmon: Driver = {
   meta: {

@@ -117,7 +117,7 @@ interface EfsmiPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('efsmi', r, 'run with access to the Enflame devices, or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'efsmi is not on PATH — install the Enflame driver (TopsRider --driver), or pass --source-opt path=/full/path/efsmi');
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'efsmi is not on PATH — install the Enflame driver (TopsRider --driver), or pass --source efsmi --source-opt path=/full/path/efsmi');
 
 export const efsmi: Driver = {
   meta: {

@@ -103,7 +103,7 @@ function failure(r: ProcessResult): Extract<ProbeResult, { state: 'unavailable' 
 async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
   const file = await findOnPath(ctx.options.path ?? ID, ctx.env.PATH ?? '');
   if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : `${ID} is not on PATH — install the Intel Gaudi software (habanalabs driver and hl-smi), or pass --source-opt path=/full/path/hl-smi` };
+  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : `${ID} is not on PATH — install the Intel Gaudi software (habanalabs driver and hl-smi), or pass --source hl-smi --source-opt path=/full/path/hl-smi` };
 }
 
 export const hlSmi: Driver = {

@@ -106,7 +106,7 @@ interface HyPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('hy-smi', r, 'add the user to the video/render group, or run as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'hy-smi is not on PATH or in /opt/hyhal/bin — install Hygon DTK / hyhal, or pass --source-opt path=/full/path/hy-smi', ['/opt/hyhal/bin']);
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'hy-smi is not on PATH or in /opt/hyhal/bin — install Hygon DTK / hyhal, or pass --source hy-smi --source-opt path=/full/path/hy-smi', ['/opt/hyhal/bin']);
 
 export const hySmi: Driver = {
   meta: {

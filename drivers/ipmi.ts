@@ -76,7 +76,7 @@ export const ipmi: Driver = {
   },
   async probe(ctx): Promise<ProbeResult> {
     const tool = await findOnPath(ctx.options.ipmitool ?? 'ipmitool', ctx.env.PATH ?? '');
-    if (!tool) return { state: 'unavailable', code: 'not-installed', reason: 'ipmitool is not on PATH — install it (apt-get install ipmitool) or pass --source-opt ipmitool=PATH' };
+    if (!tool) return { state: 'unavailable', code: 'not-installed', reason: 'ipmitool is not on PATH — install it (apt-get install ipmitool) or pass --source ipmi --source-opt ipmitool=PATH' };
     const a = ipmitoolArgs(ctx.options, ctx.env);
     if (a.problem) return { state: 'unavailable', code: 'not-configured', reason: a.problem };
     const r = await runCommand(tool, a.args, { env: ctx.env as Record<string, string>, extendEnv: false, timeoutMs: 8000, signal: ctx.signal });

@@ -119,7 +119,7 @@ interface IxPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('ixsmi', r, 'run with access to /dev/iluvatar*, or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'ixsmi is not on PATH or in /usr/local/corex/bin — install Iluvatar CoreX, or pass --source-opt path=/full/path/ixsmi', ['/usr/local/corex/bin']);
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'ixsmi is not on PATH or in /usr/local/corex/bin — install Iluvatar CoreX, or pass --source ixsmi --source-opt path=/full/path/ixsmi', ['/usr/local/corex/bin']);
 
 export const ixsmi: Driver = {
   meta: {

@@ -198,7 +198,7 @@ interface KlPrivate { file: string; unit: KlPowerUnit; boards: Array<[number, nu
 
 const failure = (r: ProcessResult) => toolFailure(TOOL, r, 'run with access to /dev/xpu* and /dev/xpuctrl, or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, TOOL, 'xpu_smi is not on PATH or in /usr/local/xpu/bin — install the Kunlunxin XRE driver, or pass --source-opt path=/full/path/xpu_smi', ['/usr/local/xpu/bin']);
+const locate = (ctx: ProbeContext) => locateTool(ctx, TOOL, 'xpu_smi is not on PATH or in /usr/local/xpu/bin — install the Kunlunxin XRE driver, or pass --source kunlun-xpu-smi --source-opt path=/full/path/xpu_smi', ['/usr/local/xpu/bin']);
 
 export const kunlunXpuSmi: Driver = {
   meta: {

@@ -184,7 +184,7 @@ interface MtPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('mthreads-gmi', r, 'run with access to the /dev/mtgpu.* and /dev/dri devices (the render/video group), or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'mthreads-gmi is not on PATH — install the Moore Threads driver (MUSA driver / DDK), or pass --source-opt path=/full/path/mthreads-gmi');
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'mthreads-gmi is not on PATH — install the Moore Threads driver (MUSA driver / DDK), or pass --source mthreads-gmi --source-opt path=/full/path/mthreads-gmi');
 
 /** Why the query report gave no power, for the probe's "no power sensor" reason. */
 function whyNoPower(r: ProcessResult, q: MtQuery | undefined): string {

@@ -123,7 +123,7 @@ interface MxPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('mx-smi', r, 'run with access to /dev/mxcd and /dev/dri, or as root');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'mx-smi is not on PATH or in /opt/mxdriver/bin — install the MetaX driver, or pass --source-opt path=/full/path/mx-smi', ['/opt/mxdriver/bin']);
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'mx-smi is not on PATH or in /opt/mxdriver/bin — install the MetaX driver, or pass --source mx-smi --source-opt path=/full/path/mx-smi', ['/opt/mxdriver/bin']);
 
 export const mxSmi: Driver = {
   meta: {

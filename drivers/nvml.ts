@@ -214,7 +214,7 @@ export const nvml: Driver = {
       const stage = err instanceof NvmlBindError ? err.stage : 'load';
       if (stage === 'koffi') return unavailable('error', `the koffi FFI module failed to load (${msg}) — reinstall wattbench's dependencies (npm ci)`);
       if (stage === 'symbol') return unavailable('error', `${lib} lacks an NVML function wattbench needs (${msg}) — update the NVIDIA driver`);
-      return unavailable('not-installed', `cannot load ${lib} (${msg}) — no NVIDIA driver here; install it, or pass --source-opt lib=/path/to/libnvidia-ml.so.1`);
+      return unavailable('not-installed', `cannot load ${lib} (${msg}) — no NVIDIA driver here; install it, or pass --source nvml --source-opt lib=/path/to/libnvidia-ml.so.1`);
     }
     const rc = api.init();
     if (rc !== NVML.SUCCESS) return initFailure(api, rc);

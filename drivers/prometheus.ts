@@ -536,7 +536,7 @@ export const prometheus: Driver = {
   },
   async probe(ctx): Promise<ProbeResult> {
     const { url, scrape } = optionsOf(ctx);
-    if (!url && !scrape) return { state: 'unavailable', code: 'not-configured', reason: 'no Prometheus given — pass --source-opt url=http://PROMETHEUS:9090 (or scrape=http://EXPORTER:9400/metrics)' };
+    if (!url && !scrape) return { state: 'unavailable', code: 'not-configured', reason: 'no Prometheus given — pass --source prometheus --source-opt url=http://PROMETHEUS:9090 (or scrape=http://EXPORTER:9400/metrics)' };
     const bad = badUrl((url ?? scrape)!);
     if (bad) return { state: 'unavailable', code: 'not-configured', reason: bad };
     return url ? probeServer(url, ctx) : probeDirect(scrape!, ctx);

@@ -136,7 +136,7 @@ export class RedfishClient {
       });
       req.on('timeout', () => req.destroy(new Error(`${u.pathname}: no answer within ${this.timeoutMs} ms`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const hint = /self.signed|certificate/i.test(err.message) ? ' — the BMC certificate is not trusted; pass --source-opt insecure=true to accept it' : '';
+        const hint = /self.signed|certificate/i.test(err.message) ? ' — the BMC certificate is not trusted; pass --source redfish --source-opt insecure=true to accept it' : '';
         reject(new Error(`${u.host}${u.pathname}: ${err.code ?? err.message}${hint}`));
       });
     });
@@ -150,7 +150,7 @@ interface Private { path: string; field: string; energy: boolean; powerControl?:
 
 function baseUrl(options: Record<string, string>, env: NodeJS.ProcessEnv): { url?: URL; problem?: string } {
   const raw = options.url ?? env.WATTBENCH_REDFISH_URL;
-  if (!raw) return { problem: 'no Redfish service given — pass --source-opt url=https://BMC (credentials in WATTBENCH_REDFISH_USER / WATTBENCH_REDFISH_PASSWORD)' };
+  if (!raw) return { problem: 'no Redfish service given — pass --source redfish --source-opt url=https://BMC (credentials in WATTBENCH_REDFISH_USER / WATTBENCH_REDFISH_PASSWORD)' };
   let u: URL;
   try { u = new URL(raw); } catch { return { problem: `'${raw}' is not a URL` }; }
   if (u.username || u.password) return { problem: 'credentials in the URL are refused (they would end up in logs): set WATTBENCH_REDFISH_USER and WATTBENCH_REDFISH_PASSWORD instead' };

@@ -114,7 +114,7 @@ async function readText(path: string): Promise<string | undefined> {
   try { return (await readFile(path, 'utf8')).replace(/\0/g, '').trim(); } catch { return undefined; }
 }
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'tegrastats is not on PATH — it ships with JetPack (L4T) on Jetson modules; pass --source-opt path=/full/path/tegrastats', ['/usr/bin']);
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'tegrastats is not on PATH — it ships with JetPack (L4T) on Jetson modules; pass --source tegrastats --source-opt path=/full/path/tegrastats', ['/usr/bin']);
 
 export const tegrastats: Driver = {
   meta: {

@@ -140,7 +140,7 @@ interface TtPrivate { file: string }
 
 const failure = (r: ProcessResult) => toolFailure('tt-smi', r, 'load the tt-kmd driver and give the user read/write access to /dev/tenstorrent/*');
 
-const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'tt-smi is not on PATH — install it (pip install tt-smi, in the environment that has tt-kmd access), or pass --source-opt path=/full/path/tt-smi');
+const locate = (ctx: ProbeContext) => locateTool(ctx, ID, 'tt-smi is not on PATH — install it (pip install tt-smi, in the environment that has tt-kmd access), or pass --source tt-smi --source-opt path=/full/path/tt-smi');
 
 export const ttSmi: Driver = {
   meta: {

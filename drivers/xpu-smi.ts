@@ -265,7 +265,7 @@ function failure(r: ProcessResult, what: string): Extract<ProbeResult, { state: 
 async function locate(ctx: ProbeContext): Promise<string | Extract<ProbeResult, { state: 'unavailable' }>> {
   const file = await findOnPath(ctx.options.path ?? ID, ctx.env.PATH ?? '');
   if (file) return file;
-  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : `${ID} is not on PATH — install Intel XPU Manager (xpu-smi), or pass --source-opt path=/full/path/xpu-smi` };
+  return { state: 'unavailable', code: 'not-installed', reason: ctx.options.path ? `${ctx.options.path} is not an executable file` : `${ID} is not on PATH — install Intel XPU Manager (xpu-smi), or pass --source xpu-smi --source-opt path=/full/path/xpu-smi` };
 }
 
 function energyOption(v: string | undefined): EnergyMode | 'auto' | 'off' {
