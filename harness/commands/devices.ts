@@ -3,7 +3,8 @@
 // says why — not installed, permission denied, no power field ("no power sensor through this CLI"), never 0 W.
 import type { Command } from './command.js';
 import { parseFlags } from './command.js';
-import { probeAll, splitSourceOptions } from '../sources.js';
+import { probeAll, splitSourceOptions, checkSourceOptions } from '../sources.js';
+import { DRIVERS } from '../../drivers/index.js';
 import type { ProbeResult, UnavailableCode } from '../../drivers/driver.js';
 import type { Device } from '../../results/types.gen.js';
 import { EXIT, badInput } from '../../lib/errors.js';
@@ -28,9 +29,17 @@ export const STATE_LABEL: Record<UnavailableCode | 'ok', string> = {
   error: 'error',
 };
 
-/** --source-opt values as options per source: K=V for every source, SOURCE.K=V for that one (sources.ts parses). */
+/**
+ * --source-opt values as options per source: K=V for every source, SOURCE.K=V for that one (sources.ts parses).
+ * A key no source takes (K=V) or that source does not take (SOURCE.K=V) is refused, as in every other command: a
+ * typo would otherwise list the sources as if the option had been tried.
+ */
 export function sourceOptions(items: string[] | undefined): (id: string) => Record<string, string> {
   const { common, scoped } = splitSourceOptions(items);
+  for (const [id, o] of scoped) checkSourceOptions(id, o, (k) => `--source-opt ${id}.${k}`);
+  const declared = new Set(Object.values(DRIVERS).flatMap((d) => Object.keys(d.meta.options ?? {})));
+  const unknown = Object.keys(common).find((k) => !declared.has(k));
+  if (unknown !== undefined) throw badInput('BAD_OPTION', `--source-opt ${unknown}=…: no power source has an option '${unknown}'`, 'check the spelling; the README\'s source tables list each source\'s options, and SOURCE.KEY=VALUE for one source is answered with the keys it takes');
   return (id) => ({ ...common, ...(scoped.get(id) ?? {}) });
 }
 
