@@ -287,7 +287,8 @@ export function firstAppearances<T extends { tS: number }>(points: readonly T[],
 /**
  * A counter polled faster than it refreshes, turned into points fit for interpolation:
  *  - a new value is stamped half a poll before the poll that first showed it (it appeared within that poll);
- *  - a value first seen after a gap longer than two polls is of unknown age and dropped (the gap is reported);
+ *  - a value first seen after a gap longer than two polls appeared within one update before that poll (or after
+ *    the poll before the gap, if later): it is stamped in the middle of that span;
  *  - a value unchanged for 1.5 updates is genuinely flat and kept where it was seen;
  *  - the first and last polls get an extrapolated point from the neighbouring slope, kept within what the counter
  *    allows there (at least the value shown, at most the next update's), so a window reaching the ends of the
@@ -303,6 +304,13 @@ export function freshCounterPoints(points: ReadonlyArray<{ tS: number; energyJ: 
     const changed = p.energyJ !== anchor.energyJ;
     if (changed) {
       if (p.tS - prev.tS <= 2 * pollS) fresh.push({ tS: p.tS - pollS / 2, energyJ: p.energyJ });
+      else {
+        // after a gap in the polling (a starved harness) the value still appeared no earlier than one update
+        // before it was seen: dated to the middle of that span it is off by at most half an update. Dropping it
+        // would leave an edge in the gap held at the last value, i.e. 0 W there (CI saw 241 W for 300 W).
+        const fromS = Math.max(prev.tS, p.tS - updateS);
+        fresh.push({ tS: (fromS + p.tS) / 2, energyJ: p.energyJ });
+      }
       anchor = p;
     } else if (p.tS - anchor.tS >= 1.5 * updateS) {
       fresh.push({ tS: p.tS, energyJ: p.energyJ });

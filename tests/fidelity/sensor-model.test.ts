@@ -121,11 +121,30 @@ describe('counter stamping', () => {
     expect(last.energyJ).toBeGreaterThanOrEqual(200);
     expect(last.energyJ).toBeLessThanOrEqual(220);
   });
-  it('drops a value first seen after a gap: its age is unknown', () => {
+  it('dates a value first seen after a gap in the polling to within half an update', () => {
     const raw = polls(0, 2).filter((p) => p.tS < 0.6 || p.tS > 1.2);
     const pts = freshCounterPoints(raw, 0.025, 0.1);
-    expect(pts.some((p) => p.energyJ === 240)).toBe(false); // first seen at 1.225 after the gap
-    expect(pts.some((p) => p.energyJ === 260)).toBe(true);
+    // 240 J appeared at 1.2 s and was first seen at 1.225 s: no earlier than one update (0.1 s) before that
+    const after = pts.find((p) => p.energyJ === 240)!;
+    expect(after.tS).toBeCloseTo(1.175, 9);
+    expect(Math.abs(after.tS - 1.2)).toBeLessThanOrEqual(0.05);
+    expect(pts.find((p) => p.energyJ === 260)!.tS).toBeCloseTo(1.2875, 9);
+    expect(pts.map((p) => p.tS)).toEqual([...pts.map((p) => p.tS)].sort((a, b) => a - b));
+  });
+
+  it('a window edge inside a polling gap gets the counter at its true rate, not held flat (0 W)', () => {
+    // 300 W, updated every 100 ms, polled every 25 ms until a starved stretch: polls at 2.605, 2.687, 2.822, 3.046 s
+    const at = (t: number) => ({ tS: t, energyJ: 300 * Math.floor(t / 0.1 + 1e-9) * 0.1 });
+    const raw = [...Array.from({ length: 105 }, (_, i) => at(+(i * 0.025).toFixed(3))), at(2.687), at(2.822), at(3.046)];
+    const pts = freshCounterPoints(raw, 0.025, 0.1);
+    const energyAt = (t: number) => { // linear interpolation, as the integration does
+      const j = pts.findIndex((p) => p.tS >= t);
+      const a = pts[j - 1]!, b = pts[j]!;
+      return a.energyJ + ((b.energyJ - a.energyJ) * (t - a.tS)) / (b.tS - a.tS);
+    };
+    const w = [1, 2.898] as const;
+    const meanW = (energyAt(w[1]) - energyAt(w[0])) / (w[1] - w[0]);
+    expect(Math.abs(meanW - 300) / 300).toBeLessThan(0.03);
   });
 });
 
