@@ -59,7 +59,9 @@ describe('rapl', () => {
     expect(probe.state === 'ok' && probe.devices.map((d) => d.id)).toEqual(['rapl:package-0', 'rapl:dram-0']);
     const pkg = samples.filter((s) => s.deviceId === 'rapl:package-0');
     expect(pkg.length).toBeGreaterThan(5);
-    expect(pkg.some((s) => s.energyJ! < 1)).toBe(true); // wrapped
+    // wrapped: a reading after the wrap shows the counter restarted near 0 (before it, it was within 3 J of the 1000 J
+    // range). Below 1 J it is only until the next 50 ms tick, which a loaded machine can miss; below 100 J it stays
+    expect(pkg.some((s) => s.energyJ! < 100)).toBe(true);
     expect(pkg.every((s) => s.powerW === undefined || s.powerW >= 0)).toBe(true);
   });
   it('reports a missing interface and permission problems as such', async () => {

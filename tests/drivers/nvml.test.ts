@@ -109,17 +109,25 @@ describe.skipIf(!gcc)('nvml source (fake libnvidia-ml)', () => {
     const log = join(work, 'calls-start.log');
     fake({ FAKE_NVML_DEVICES: '2', FAKE_NVML_POWER_W: '250,100', FAKE_NVML_CALL_LOG: log });
     const r = (await probe()) as Ok;
-    const { samples, t0, t1 } = await sampleFor(r, 1.5);
+    // 3 s, judged on the middle 2.4 s: a counter that steps every 100 ms dates each step only to within a poll, at
+    // both ends of the window; on a loaded 2-core CI machine the polls come late and uneven, and over a 0.9 s window
+    // that alone came to 2.1% (seen), past the 2% below
+    const { samples, t0, t1 } = await sampleFor(r, 3);
     const dev0 = samples.filter((s) => s.deviceId === 'nvml:0');
-    expect(dev0.length).toBeGreaterThan(30); // ~60 polls at 25 ms; a loaded machine may manage fewer
+    expect(dev0.length).toBeGreaterThan(20 * (t1 - t0)); // ~40 polls a second at 25 ms; a loaded machine may manage fewer
     expect(dev0.every((s) => s.energyJ! >= 123456.789)).toBe(true); // mJ since the (fake) driver loaded, in J
+    // the power is read once per 100 ms update (the driver waits 95% of it), however often or seldom the polls
+    // came: judged on the driver's own stamps, not on a poll count a loaded machine decides
     const powers = dev0.filter((s) => s.powerW !== undefined);
-    expect(powers.length).toBeLessThan(dev0.length / 2);
+    expect(powers.length).toBeGreaterThan(5);
+    for (let i = 1; i < powers.length; i++) expect(powers[i]!.tS - powers[i - 1]!.tS, `power reads ${i - 1}, ${i}`).toBeGreaterThanOrEqual(0.095 - 1e-9);
     expect(powers.every((s) => s.powerW === 250)).toBe(true);
-    // the counter refreshes every 100 ms: most polls repeat the previous value
+    // the counter refreshes every 100 ms: it changes at most once per update however many polls (two or more per
+    // update, above) saw it — a driver that interpolated or made up values would change it at every poll (+ 2: the
+    // updates at the two ends of the span, and a read that happened a moment after its stamp)
     const changes = dev0.filter((s, i) => i > 0 && s.energyJ !== dev0[i - 1]!.energyJ).length;
-    expect(changes).toBeGreaterThan(8);
-    expect(changes).toBeLessThan(dev0.length * 0.6);
+    expect(changes).toBeGreaterThan(5 * (t1 - t0)); // it does move: over half of the 10 updates a second seen
+    expect(changes).toBeLessThanOrEqual(Math.floor((dev0[dev0.length - 1]!.tS - dev0[0]!.tS) / 0.1) + 2);
     for (const [id, watts] of [['nvml:0', 250], ['nvml:1', 100]] as const) {
       const e = windowEnergy(r.semantics, samples.filter((s) => s.deviceId === id), t0 + 0.3, t1 - 0.3);
       expect(e.method).toBe('counter');
@@ -134,7 +142,7 @@ describe.skipIf(!gcc)('nvml source (fake libnvidia-ml)', () => {
     // 400 W for the first 50 ms of every 100 ms, 100 W after; every power reading lands on a 400 W instant
     fake({ FAKE_NVML_SQUARE: '100,400,100' });
     const r = (await probe()) as Ok;
-    const { samples, t0, t1 } = await sampleFor(r, 1.5);
+    const { samples, t0, t1 } = await sampleFor(r, 3); // 3 s: as above, so the window's two edges weigh little
     const a = t0 + 0.3, b = t1 - 0.3;
     const counter = windowEnergy(r.semantics, samples, a, b).energyJ / (b - a);
     const fromPower = integratePower(samples.filter((s) => s.powerW !== undefined).map((s) => ({ tS: s.tS, powerW: s.powerW! })), a, b).energyJ / (b - a);

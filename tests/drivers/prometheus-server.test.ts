@@ -118,7 +118,9 @@ e({ event: 'window_end' });
     const sorted = errS.map(Math.abs).sort((a, b) => a - b);
     console.log(`sample time error: median ${(1000 * sorted[sorted.length >> 1]!).toFixed(1)} ms, max ${(1000 * sorted[sorted.length - 1]!).toFixed(1)} ms`);
     expect(sorted[sorted.length >> 1]!).toBeLessThan(0.1);
-    expect(sorted[sorted.length - 1]!).toBeLessThan(0.3);
+    // every one dated to its own scrape, not a neighbour's 1 s away: half the scrape interval leaves room for a
+    // scrape this (loaded, 2-core CI) process answered late — 0.1 s has been seen under load
+    expect(sorted[sorted.length - 1]!).toBeLessThan(0.5);
   }, 150_000);
 
   it('dcgm-exporter power (W) fetched with query_range after the run', async () => {

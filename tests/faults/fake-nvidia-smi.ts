@@ -1,7 +1,8 @@
 // A fake nvidia-smi for the fault suite, generated into a temp folder and put first on PATH. It answers the
 // driver's probe (--query-gpu with a header, -L) for one H100 and runs the sampling loop (-lms) at the requested
 // interval, printing 150 W. Each loop start appends its pid to STATE/loop.pids; FAULT_PLAN (a JSON list, one entry
-// per loop start: "ok", "exit:N", "junk:N", "hang:N", "noexec:N", N = rows first) makes that loop misbehave.
+// per loop start: "ok", "exit:N", "junk:N", "hang:N", "noexec:N", N = rows first) makes that loop misbehave;
+// FAULT_RESTORE_AFTER names the file whose "EACCES" ends a noexec fault (see below).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,9 +73,14 @@ const tick = () => {
       return;
     }
     if (plan[0] === 'noexec') {
-      // the tool loses its execute bit (a driver update in progress); a helper restores it a little later
+      // the tool loses its execute bit (a driver update in progress); a helper restores it a little later: once
+      // FAULT_RESTORE_AFTER (a file, the run's raw samples log) records a failed start (EACCES), at most 30 s on,
+      // so the harness surely tries while the bit is off however slow a loaded machine makes its restart; without
+      // the variable, after 1.2 s
       fs.chmodSync(process.argv[1], 0o644);
-      require('child_process').spawn('/bin/sh', ['-c', 'sleep 1.2; chmod 755 "$0"', process.argv[1]], { detached: true, stdio: 'ignore' }).unref();
+      const until = process.env.FAULT_RESTORE_AFTER;
+      const wait = until ? 'i=0; while [ $i -lt 300 ] && ! grep -qs EACCES "$1"; do sleep 0.1; i=$((i+1)); done' : 'sleep 1.2';
+      require('child_process').spawn('/bin/sh', ['-c', wait + '; chmod 755 "$0"', process.argv[1], until || ''], { detached: true, stdio: 'ignore' }).unref();
       process.exit(1);
     }
   }

@@ -20,21 +20,36 @@ describe.skipIf(!HAVE_DRIVER)('sensor CLI faults through the nvidia-smi driver (
     dir = await tempDir('wb-fault-nvsmi-');
     ({ bin, state } = await installFakeNvidiaSmi(dir));
     out = join(dir, 'out');
-    // a window long enough for every planned fault to happen inside it
+    // The window lasts until every planned fault has played out and the loop after the last one is sampling: the
+    // fifth loop has started and five more readings are on disk (the raw samples log flushes within 200 ms). Each
+    // loop is a fresh Node process, which takes a second or more to start on a loaded 2-core CI machine, so a
+    // fixed-length window could end before the last fault (or before sampling resumed after it). At most 60 s.
+    const loops = join(state, 'loop.pids');
+    const samples = join(out, 'nv.samples.jsonl');
     wl = await workloadScript(dir, 'steady', `
+      const count = (file, re) => { try { return (fs.readFileSync(file, 'utf8').match(re) || []).length; } catch { return 0; } };
       emit({ event: 'warmup_start' }); await sleep(200);
       emit({ event: 'window_start' });
-      const end = Date.now() + 6500;
-      while (Date.now() < end) { await sleep(100); emit({ event: 'tokens', tokens: 100 }); }
+      const end = Date.now() + 60000;
+      let before;
+      while (Date.now() < end) {
+        await sleep(100); emit({ event: 'tokens', tokens: 100 });
+        if (before === undefined && count(${JSON.stringify(loops)}, /^\\d+$/gm) >= 5) before = count(${JSON.stringify(samples)}, /"type":"sample"/g);
+        if (before !== undefined && count(${JSON.stringify(samples)}, /"type":"sample"/g) >= before + 5) break;
+      }
       emit({ event: 'window_end' });`);
   });
 
-  it('exit, junk (garbage, non-UTF-8, wrong columns, truncated row), hang and EACCES in one run: valid result, gaps and restarts recorded, only real readings', async () => {
+  it('exit, junk (garbage, non-UTF-8, wrong columns, truncated row), hang and EACCES in one run: valid result, gaps and restarts recorded, only real readings', { timeout: 180_000 }, async () => {
     await fault('sensor CLI', 'nvidia-smi process: exit + junk + hang + EACCES in one run', async () => {
-      const r = await wb(['run', '--source', 'nvidia-smi', '--source-opt', 'hang-timeout-ms=800', '--source-opt', 'stdbuf=false',
+      // a 3 s hang timeout: a healthy loop that is slow to print its first row on a loaded machine must not be taken
+      // for hung, or it would use up the fault planned for that loop start (the EACCES one, say) before it happens
+      const r = await wb(['run', '--source', 'nvidia-smi', '--source-opt', 'hang-timeout-ms=3000', '--source-opt', 'stdbuf=false',
         '--interval', '50', '--idle', '0', '--cooldown', '0', '--repetitions', '1', '--run-id', 'nv', '--out', out, '--progress', 'plain',
         '--workload', 'command', '--set', `command=${JSON.stringify([process.execPath, wl])}`],
-        { env: baseEnv({ PATH: `${bin}:${process.env.PATH}`, FAULT_PLAN: JSON.stringify(['exit:10', 'junk:5', 'hang:5', 'noexec:5']) }), timeoutMs: 60_000 });
+        { env: baseEnv({ PATH: `${bin}:${process.env.PATH}`, FAULT_PLAN: JSON.stringify(['exit:10', 'junk:5', 'hang:5', 'noexec:5']),
+          // the non-executable tool is fixed once the run has recorded a start that failed with EACCES
+          FAULT_RESTORE_AFTER: join(out, 'nv.samples.jsonl') }), timeoutMs: 150_000 });
       expect(r.hung).toBe(false);
       expect(looksLikeCrash(r.stderr), r.stderr).toBe(false);
       expect(r.code, r.stderr).toBe(0);

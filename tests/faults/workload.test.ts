@@ -3,6 +3,7 @@
 // grandchild that keeps stdout open after the workload exits. Each run is failed or marked, the harness's memory
 // stays bounded, and the next run of the suite goes on.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fault, tempDir, workloadScript, wb, countResults, pidsIn, survivors, looksLikeCrash, constantTrace, quickRunFlags } from './helpers.js';
@@ -32,6 +33,7 @@ async function resultsByRun(out: string): Promise<any[]> {
 describe('workload faults', () => {
   it('a suite of broken workloads followed by a good one: each broken run failed with its reason, the good run measured, exit 1', async () => {
     const pidsHang = join(dir, 'hang.pids');
+    const termSeen = join(dir, 'hang.term');
     const crash = await workloadScript(dir, 'crash', `
       emit({ event: 'window_start' }); emit({ event: 'tokens', tokens: 10 });
       console.error('RuntimeError: CUDA error: an illegal memory access was encountered');
@@ -41,7 +43,8 @@ describe('workload faults', () => {
       process.kill(process.pid, 'SIGSEGV');`);
     const hang = await workloadScript(dir, 'hang', `
       forkChild(${JSON.stringify(pidsHang)});
-      process.on('SIGTERM', () => {}); // deaf to the polite stop: needs the SIGKILL that follows
+      // deaf to the polite stop: needs the SIGKILL that follows (the note shows the stop came after this was set up)
+      process.on('SIGTERM', () => { fs.appendFileSync(${JSON.stringify(termSeen)}, 'TERM\\n'); });
       emit({ event: 'warmup_start' }); emit({ event: 'window_start' });
       setInterval(() => emit({ event: 'tokens', tokens: 1 }), 50);`);
     const noWindow = await workloadScript(dir, 'nowindow', `
@@ -69,7 +72,9 @@ describe('workload faults', () => {
       runs: [
         { name: 'crash', workload: 'command', config: cmd(crash, 'crash') },
         { name: 'segv', workload: 'command', config: cmd(segv, 'segv') },
-        { name: 'hang', workload: 'command', config: cmd(hang, 'hang'), timeoutS: 1 },
+        // the timeout runs from the spawn: a fresh Node process can take a second or more to start on a loaded 2-core
+        // CI machine, and a 1 s timeout could stop it before it has forked its child or become deaf to SIGTERM
+        { name: 'hang', workload: 'command', config: cmd(hang, 'hang'), timeoutS: 5 },
         { name: 'no-window', workload: 'command', config: cmd(noWindow, 'no-window') },
         { name: 'malformed', workload: 'command', config: cmd(malformed, 'malformed') },
         { name: 'good', workload: 'command', config: cmd(okWl, 'good') },
@@ -103,6 +108,8 @@ describe('workload faults', () => {
       expect(x.repetitions[0].error.code).toBe('WORKLOAD_TIMEOUT');
       const pids = pidsIn(pidsHang);
       expect(pids).toHaveLength(2);
+      // the timeout's SIGTERM reached a workload that ignored it: the SIGKILL is what stopped it
+      expect(existsSync(termSeen), 'the workload got SIGTERM while it was deaf to it').toBe(true);
       expect(await survivors(pids, 1000)).toEqual([]);
       return { expected: 1, found: x ? 1 : 0 };
     });

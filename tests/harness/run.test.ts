@@ -8,6 +8,7 @@ import { RUN_ORDER } from '../../harness/run.js';
 import { validateResult } from '../../results/validate.js';
 import { readSampleLog } from '../../results/samples.js';
 import { BIN, runCli, tempDir, resultFiles, readJson, writeConstantTrace, writeScript } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 let work: string;
 let trace: string;
@@ -99,13 +100,11 @@ describe('wattbench run', () => {
       setInterval(() => console.log(JSON.stringify({ event: 'tokens', tokens: 10 })), 50);
     `);
     const child = execa(process.execPath, [BIN, 'run', ...replay(), '--workload', 'command', '--set', `command=["${process.execPath}","${script}"]`, '--idle', '0.3', '--repetitions', '3', '--out', out, '--progress', 'plain'], { reject: false, env: { CI: '1' } });
-    // wait for the window to open
-    for (let i = 0; i < 200; i++) {
-      const files = await readdir(out).catch(() => []);
-      const log = files.find((f) => f.endsWith('.samples.jsonl'));
-      if (log && (await readFile(join(out, log), 'utf8')).includes('"phase":"window"')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // wait for the window to open (a loaded CI machine may take long to get there; never signal before it)
+    await waitFor(async () => {
+      const log = (await readdir(out).catch(() => [] as string[])).find((f) => f.endsWith('.samples.jsonl'));
+      return log !== undefined && (await readFile(join(out, log), 'utf8')).includes('"phase":"window"');
+    }, 45_000, 'the window to open');
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const r = await child;
