@@ -170,7 +170,11 @@ export function spawnStreaming(file: string, args: readonly string[], opts: Stre
   const onAbort = () => { stopped = true; terminate(); };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
-  const timeout = opts.timeoutMs ? setTimeout(() => { timedOut = true; terminate(); }, Math.min(opts.timeoutMs, MAX_TIMER_MS)) : undefined;
+  // timers run before an exit already waiting to be delivered: after the harness itself was starved, let that exit
+  // through first (setImmediate runs after the I/O it is waiting behind) before calling the program timed out
+  let exited = false;
+  child?.once('exit', () => { exited = true; });
+  const timeout = opts.timeoutMs ? setTimeout(() => setImmediate(() => { if (!exited) { timedOut = true; terminate(); } }), Math.min(opts.timeoutMs, MAX_TIMER_MS)) : undefined;
 
   const done: Promise<ProcessResult> = (async () => {
     if (!child) {

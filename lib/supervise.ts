@@ -67,9 +67,11 @@ export function superviseLoop(o: LoopOptions): Supervised {
           else if (line.trim() && ++garbage <= 5) o.sink.note(`ignored unparseable output from ${label}: ${JSON.stringify(line.slice(0, 120))}`);
         },
       });
+      const quiet = () => (o.clock.nowS() - Math.max(lastReadingS, startedS)) * 1000 > hangMs;
       const watchdog = setInterval(() => {
-        const quietS = o.clock.nowS() - Math.max(lastReadingS, startedS);
-        if (quietS * 1000 > hangMs) { hung = true; void current?.stop(); }
+        // timers run before the output waiting in the pipe is read: after the harness itself was starved (a loaded
+        // host), check again once that output has been taken, or a healthy tool is declared hung
+        if (quiet()) setImmediate(() => { if (quiet() && !hung) { hung = true; void current?.stop(); } });
       }, Math.min(1000, hangMs / 4));
       const r = await current.done;
       clearInterval(watchdog);
