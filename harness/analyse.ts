@@ -7,8 +7,10 @@ import { integrateCounter, integrateSeries, peakOfSum, unwrapCounter, toSeries, 
 import { describe, percentile } from './stats.js';
 import { gradeFidelity, type FidelityWindow } from './fidelity.js';
 import { firstAppearances, freshCounterPoints, observedVariability, readingLagMs, repeatedShare } from './sensor-model.js';
-import { WARNING_TEXT, type WarningCode } from '../results/warnings.js';
+import { WARNING_TEXT, repetitionName, type WarningCode } from '../results/warnings.js';
 import { DiagnosticsFold } from '../results/diagnostics.js';
+
+const atSentenceStart = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 export interface SourceRun {
   id: string;
@@ -238,7 +240,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     };
     if (r.protocolErrors > 0) warnings.push(warn('PROTOCOL_ERRORS', { repetition: r.index }, `${r.protocolErrors} malformed protocol line(s) were ignored.`));
     if (r.truncatedLines > 0) warnings.push(warn('OUTPUT_TRUNCATED', { repetition: r.index }));
-    if (r.status === 'failed') warnings.push(warn('REPETITION_FAILED', { repetition: r.index }, `Repetition ${r.index} failed: ${r.error?.message ?? 'unknown error'}`));
+    if (r.status === 'failed') warnings.push(warn('REPETITION_FAILED', { repetition: r.index }, `${atSentenceStart(repetitionName(r.index, inp.repetitions.length))} failed: ${r.error?.message ?? 'unknown error'}`));
     // a workload's own warnings (the serving load generator's: client behind schedule, usage from the client,
     // failed requests) arrive in its details as {code, message}; only codes of the closed set are taken
     for (const w of Array.isArray(r.details?.warnings) ? r.details.warnings : []) if (w && typeof w.message === 'string' && w.code in WARNING_TEXT) warnings.push(warn(w.code as WarningCode, { repetition: r.index }, w.message.slice(0, 4096)));
@@ -270,7 +272,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     }
     if (edgeHeld || (minCoverage !== null && minCoverage < 90)) warnings.push(warn('WINDOW_NOT_COVERED', { repetition: r.index }));
     const throttle = telemetry.throttleReasons;
-    if (throttle.length) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during repetition ${r.index}: ${throttle.join(', ')}.`));
+    if (throttle.length) warnings.push(warn('THROTTLED', { repetition: r.index }, `The device throttled during ${repetitionName(r.index, inp.repetitions.length)}: ${throttle.join(', ')}.`));
     // energy over the whole repetition (start to last phase end), beside the window's: serving records both
     const repStart = r.phases[0]?.startS;
     const repEnd = r.phases.reduce((m, p) => Math.max(m, p.endS ?? p.startS), repStart ?? 0);
@@ -284,7 +286,7 @@ export function analyse(inp: AnalysisInput): AnalysisOutput {
     const idleSub = idle ? idleSubtracted(energy, idle.powerW, dur) : null;
     const headline = !(updateMs > 0 && dur * 1000 < MIN_UPDATES_PER_WINDOW * updateMs * (1 - 1e-6)); // float noise must not decide
     for (const w of repWindows) fidelityWindows.push({ ...w, headline });
-    if (!headline) warnings.push(warn('SHORT_WINDOW', { repetition: r.index }, `Repetition ${r.index}'s window (${dur.toFixed(2)} s) covered fewer than ${MIN_UPDATES_PER_WINDOW} sensor updates of ${updateMs.toFixed(0)} ms; its figure is not a headline. Lengthen the workload.`));
+    if (!headline) warnings.push(warn('SHORT_WINDOW', { repetition: r.index }, `The window of ${repetitionName(r.index, inp.repetitions.length)} (${dur.toFixed(2)} s) covered fewer than ${MIN_UPDATES_PER_WINDOW} sensor updates of ${updateMs.toFixed(0)} ms; its figure is not a headline. Lengthen the workload.`));
     const diagnostics = telemetry.diagnostics();
     return {
       ...base,

@@ -8,6 +8,7 @@
 import type { Fidelity, Semantics } from '../results/types.gen.js';
 import type { Scope } from '../drivers/driver.js';
 import { energyErrorBound, type ErrorBound, type Variability } from './sensor-model.js';
+import { repetitionName } from '../results/warnings.js';
 
 /** One device's measured window, as analyse.ts saw it. */
 export interface FidelityWindow {
@@ -92,7 +93,7 @@ export function gradeFidelity(f: FidelityInput): Fidelity {
     if (worst) {
       bound = worst.b.boundPct;
       const t = worst.b.terms;
-      notes.push(`energy error bound ${fmt(bound)}% (repetition ${worst.w.repetition}, ${worst.w.deviceId}): edges ${fmt(t.edgePct)}%, unobserved time ${fmt(t.coveragePct)}%${t.resolutionPct > 0 ? `, resolution ${fmt(t.resolutionPct)}%` : ''}; calibration not included`);
+      notes.push(`energy error bound ${fmt(bound)}% (${repetitionName(worst.w.repetition)}, ${worst.w.deviceId}): edges ${fmt(t.edgePct)}%, unobserved time ${fmt(t.coveragePct)}%${t.resolutionPct > 0 ? `, resolution ${fmt(t.resolutionPct)}%` : ''}; calibration not included`);
       if (worst.b.observedPct < 100) {
         notes.push(`the readings observed ${fmt(worst.b.observedPct)}% of the time; the bound assumes the load is not locked in phase to the sensor's ${update ?? '?'} ms cycle — a load that is could be off by up to ${fmt(worst.b.worstCasePct)}%`);
       }

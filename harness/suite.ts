@@ -27,6 +27,8 @@ export interface PlannedRun extends RunSettings {
   config: unknown;
   description: WorkloadDescription;
   pointer: string;
+  /** Where `source` was written: the run's own /runs/N/source or the suite's /defaults/source (remedies point there). */
+  sourcePointer?: string;
 }
 
 export interface Plan { name: string; path?: string; sha256?: string; runs: PlannedRun[] }
@@ -60,7 +62,7 @@ export function parseSuiteText(text: string, path: string): unknown {
   try {
     doc = isJson ? JSON.parse(body) : parseYaml(body, { maxAliasCount: 100, logLevel: 'error' });
   } catch (err) {
-    throw badInput('SUITE_SYNTAX', `${path}: not valid ${isJson ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`, 'fix the syntax at that line');
+    throw badInput('SUITE_SYNTAX', `${path}: not valid ${isJson ? 'JSON' : 'YAML'}: ${syntaxMessage((err as Error).message)}`, 'fix the syntax at that line');
   }
   if (doc == null && body.split('\n').every((l) => /^\s*(#.*)?$/.test(l) || /^(---|\.\.\.)\s*$/.test(l))) {
     throw empty(); // comments only
@@ -71,6 +73,16 @@ export function parseSuiteText(text: string, path: string): unknown {
     if (dup) throw badInput('SUITE_SYNTAX', `${path}: at ${dup.pointer}: the key '${dup.key}' appears twice`, 'keep one of them');
   }
   return doc;
+}
+
+/**
+ * A parser's message as one line. The yaml library appends ":" and a frame of the source lines under the message
+ * ("Map keys must be unique at line 3, column 5:\n\n  a: 1\n…"); the frame is dropped (the line and column say
+ * where) and any other line breaks are joined, so the message is never cut short at its first line.
+ */
+export function syntaxMessage(raw: string): string {
+  const framed = /^([\s\S]*?\bat line \d+, column \d+):\n\n[\s\S]*$/.exec(raw);
+  return (framed ? framed[1]! : raw).replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 const pointerPart = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -116,6 +128,30 @@ function combos(matrix: Record<string, unknown[]>): Array<Record<string, unknown
 }
 
 /**
+ * The matrix keys whose value a run's name already says, which the label then does not repeat: serve's own name
+ * is "serve m (completions, concurrency 4)", so a concurrency sweep needs no "(concurrency=4)" after it, while
+ * smoke's name does not show outputTokens and a run's own `name:` shows nothing. A key counts as shown when the
+ * names differ wherever only that key's value differs; a key with a single value distinguishes nothing and stays.
+ */
+function keysNamesShow(list: Array<Record<string, unknown>>, names: string[]): Set<string> {
+  const shown = new Set<string>();
+  for (const key of Object.keys(list[0] ?? {})) {
+    const groups = new Map<string, Set<string>>();
+    let distinct = true, varied = false;
+    list.forEach((combo, i) => {
+      const rest = JSON.stringify(Object.entries(combo).filter(([k]) => k !== key));
+      const g = groups.get(rest) ?? new Set<string>();
+      if (g.size) varied = true;
+      if (g.has(names[i]!)) distinct = false;
+      g.add(names[i]!);
+      groups.set(rest, g);
+    });
+    if (varied && distinct) shown.add(key);
+  }
+  return shown;
+}
+
+/**
  * An unknown source id, or an option its driver does not declare (a typo would otherwise be ignored and the run
  * measured with the default), is refused with the pointer.
  */
@@ -158,12 +194,13 @@ export function planFromDoc(doc: unknown, where: string, opts: ResolveOptions, b
     checkSource(r.source, `${where}: at ${pointer}/source`);
     const { name, workload: _w, config, matrix, ...given } = r;
     const settings = given.source !== undefined ? { ...given, source: sourceFromFolder(given.source, baseDir) } : given;
+    const sourcePointer = given.source !== undefined ? `${pointer}/source` : defaults?.source !== undefined ? '/defaults/source' : undefined;
     const fileKeys = baseDir ? WORKLOAD_FILE_KEYS[r.workload] ?? [] : [];
     // count before expanding: 16 keys × 1000 values is 10^48 combinations, which would never finish expanding
     const count = matrix ? Object.values(matrix).reduce((n, vs) => n * vs.length, 1) : 1;
     if (runs.length + count > 10000) throw badInput('BAD_CONFIG', `${where}: at ${pointer}/matrix: expands to more than 10000 runs`, 'split the suite');
     const list = matrix ? combos(matrix) : [{}];
-    for (const combo of list) {
+    const planned = list.map((combo) => {
       const raw: Record<string, unknown> = { ...(config ?? {}), ...combo };
       for (const k of fileKeys) if (k in raw) raw[k] = fromFolder(raw[k], baseDir!);
       let resolved: unknown;
@@ -171,10 +208,14 @@ export function planFromDoc(doc: unknown, where: string, opts: ResolveOptions, b
         if (err instanceof WattbenchError) throw badInput(err.code, err.message.startsWith(where) ? err.message : `${where}: ${err.message}`, err.remedy);
         throw err;
       }
-      const desc = wl.describe(resolved);
-      const suffix = Object.entries(combo).map(([k, v]) => `${k}=${String(v)}`).join(',');
-      runs.push({ ...defaults, ...settings, label: `${name ?? desc.name}${suffix ? ` (${suffix})` : ''}`, workload: wl, config: resolved, description: desc, pointer });
-    }
+      return { combo, resolved, desc: wl.describe(resolved) };
+    });
+    const names = planned.map((p) => name ?? p.desc.name);
+    const shown = matrix ? keysNamesShow(list, names) : new Set<string>();
+    planned.forEach(({ combo, resolved, desc }, j) => {
+      const suffix = Object.entries(combo).filter(([k]) => !shown.has(k)).map(([k, v]) => `${k}=${String(v)}`).join(',');
+      runs.push({ ...defaults, ...settings, label: `${names[j]}${suffix ? ` (${suffix})` : ''}`, workload: wl, config: resolved, description: desc, pointer, ...(sourcePointer ? { sourcePointer } : {}) });
+    });
   });
   return { name: d.name ?? where, runs };
 }

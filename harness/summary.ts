@@ -9,6 +9,16 @@ export function fmtStat(s: Stats | undefined, digits = 3): string {
   return s.ci95HalfWidth !== null ? `${sig(s.mean)} ± ${sig(s.ci95HalfWidth)}` : sig(s.mean);
 }
 
+/**
+ * What fmtStat showed, in words: "mean ± 95% CI" only when there is an interval. One headline repetition gives a
+ * single figure, which is neither a mean of several nor an interval.
+ */
+export function statLegend(s: Stats | undefined): string {
+  if (!s || s.n === 0) return '';
+  if (s.ci95HalfWidth !== null) return `(mean ± 95% CI of ${s.n} repetitions)`;
+  return s.n === 1 ? '(1 repetition: no CI)' : `(mean of ${s.n} repetitions: no CI)`;
+}
+
 export function printSummary(outcomes: RunOutcome[], out: NodeJS.WritableStream): void {
   for (const { result: r, resultPath } of outcomes) {
     const used = r.sources.find((s) => s.state === 'used');
@@ -20,7 +30,7 @@ export function printSummary(outcomes: RunOutcome[], out: NodeJS.WritableStream)
     const reps = `${ok}/${r.repetitions.length} repetitions ok${headline < ok ? `, ${headline} counted` : ''}`;
     out.write(`\n${r.workload.name}  ·  ${used?.id ?? '?'} (${scope})  ·  ${reps}  ·  ${r.status}\n`);
     if (s) {
-      out.write(`  tokens/J      ${fmtStat(s.tokensPerJ).padEnd(22)} (mean ± 95% CI)${s.tokensPerJ.cvPct !== null ? `   CV ${s.tokensPerJ.cvPct.toFixed(1)}%` : ''}\n`);
+      out.write(`  tokens/J      ${fmtStat(s.tokensPerJ).padEnd(22)} ${statLegend(s.tokensPerJ)}${s.tokensPerJ.cvPct !== null ? `   CV ${s.tokensPerJ.cvPct.toFixed(1)}%` : ''}\n`);
       out.write(`  tokens/s      ${fmtStat(s.tokensPerS)}\n`);
       out.write(`  mean power    ${fmtStat(s.meanPowerW)} W${r.idle ? `   (idle ${r.idle.powerW.toFixed(1)} W)` : ''}\n`);
       out.write(`  J/token       ${fmtStat(s.joulesPerToken)}\n`);

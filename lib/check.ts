@@ -5,7 +5,9 @@ import { badInput } from './errors.js';
 
 const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
 type Validate = ((d: unknown) => boolean) & { errors?: AjvError[] | null };
-const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): Validate })({ allErrors: false, strict: false, useDefaults: true });
+// verbose: an error carries the schema it failed in (parentSchema), so an unknown key can be answered with the keys
+// allowed at that place
+const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): Validate })({ allErrors: false, strict: false, useDefaults: true, verbose: true });
 const cache = new WeakMap<object, Validate>();
 
 export function problemText(e: AjvError): string {
@@ -15,7 +17,46 @@ export function problemText(e: AjvError): string {
   return e.message ?? e.keyword;
 }
 
-type AjvError = { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> };
+type AjvError = { instancePath: string; message?: string; keyword: string; params: Record<string, unknown>; parentSchema?: { properties?: Record<string, unknown> } };
+
+const SUITE_README = 'see README "Suite files"';
+
+/**
+ * Edit distance (insert, delete, substitute, swap two neighbours: nmae → name is one slip), case-insensitive:
+ * idles and idleS are the same key to a reader.
+ */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase(), y = b.toLowerCase();
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The allowed key a misspelt one most likely meant: within a third of its length in edits (idle → idleS). */
+export function closestKey(key: string, allowed: string[]): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of allowed) {
+    const d = distance(key, k);
+    if (d <= Math.max(1, Math.floor(Math.max(key.length, k.length) / 3)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+/**
+ * What to do about a failed value. An unknown key is answered with the keys allowed at that place, and the
+ * nearest one, as a source option's is (harness/sources.ts): "fix that value" would leave the reader to guess.
+ */
+export function remedyFor(e: AjvError): string {
+  const allowed = e.keyword === 'additionalProperties' ? Object.keys(e.parentSchema?.properties ?? {}) : [];
+  if (!allowed.length) return `fix that value (${SUITE_README})`;
+  const guess = closestKey(String(e.params.additionalProperty), allowed);
+  return `${guess ? `did you mean '${guess}'? ` : ''}allowed here: ${allowed.join(', ')} (${SUITE_README})`;
+}
 
 /**
  * The error to show when a oneOf/anyOf failed: ajv lists every branch's error and the first is usually "must be
@@ -38,13 +79,13 @@ export function bestError(errors: AjvError[]): AjvError {
 /** Validate (and fill defaults into) `data`; throw BAD_CONFIG naming `where` + pointer on the first problem. */
 export function checkAgainst<T>(schema: object, data: unknown, where: string, basePointer = ''): T {
   const odd = unsafeValue(data);
-  if (odd) throw badInput('BAD_CONFIG', `${where}: at ${basePointer}${odd.pointer || '/'}: ${odd.problem}`, 'fix that value (see README "Suite files")');
+  if (odd) throw badInput('BAD_CONFIG', `${where}: at ${basePointer}${odd.pointer || '/'}: ${odd.problem}`, `fix that value (${SUITE_README})`);
   let v = cache.get(schema);
   if (!v) { v = ajv.compile(schema); cache.set(schema, v); }
   if (v(data)) return data as T;
   const e = bestError(v.errors!);
   const pointer = `${basePointer}${e.instancePath}` || '/';
-  throw badInput('BAD_CONFIG', `${where}: at ${pointer}: ${problemText(e)}`, 'fix that value (see README "Suite files")');
+  throw badInput('BAD_CONFIG', `${where}: at ${pointer}: ${problemText(e)}`, remedyFor(e));
 }
 
 /** Deepest nesting a config may have; deeper values would overflow the stack of structuredClone and JSON.stringify. */

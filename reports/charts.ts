@@ -5,6 +5,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ReportModel, RunView, ServingSweep } from './model.js';
 import { cellKey } from './model.js';
+import { repetitionNumber } from '../results/warnings.js';
 
 /** A telemetry reading over time (SM clock, temperature), reduced for drawing like the power trace. */
 export interface Series { tS: number[]; values: number[] }
@@ -369,7 +370,7 @@ export function powerData(run: RunView, trace: PowerTrace, panels: ChartPart[] =
   const samples = trace.devices.flatMap((d) => d.tS.map((t, i) => ({ device: d.deviceId, tS: t, powerW: d.powerW[i] })));
   if (!samples.length) return null;
   const r = run.result;
-  const windows = r.repetitions.flatMap((rep) => (rep.window ? [{ startS: rep.window.startS, endS: rep.window.endS, label: `rep ${rep.index}`, ok: rep.status === 'ok' }] : []));
+  const windows = r.repetitions.flatMap((rep) => (rep.window ? [{ startS: rep.window.startS, endS: rep.window.endS, label: `rep ${repetitionNumber(rep.index)}`, ok: rep.status === 'ok' }] : []));
   // one idle level per device (the chart draws per-device power); devices at the same level share one label
   const levels = r.idle ? (r.idle.devices.length ? r.idle.devices.map((d) => d.powerW) : [r.idle.powerW]) : [];
   const idleLevels = [...new Map(levels.map((w) => [w.toFixed(1), { powerW: w, label: `idle ${w.toFixed(1)} W${levels.length > 1 ? ' per device' : ''}` }])).values()];

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, makeDir } from '../results/io.js';
 import type { Diagnostics, WattbenchResult } from '../results/types.gen.js';
+import { repetitionNumber } from '../results/warnings.js';
 import { buildModel, cellKey, basisLabel, matchBaseline, buildRunViews, measuredDevices, measuredWindows, runTelemetryOf, servingRowOf, servingRowsOf, servingSweepsOf, telemetryRowsOf, type ServingRow, type LoadedOk, type LoadedBad, type ReportModel, type RunView, type Telemetry, type TelemetryRow } from './model.js';
 import { basisShape, chipColors, efficiencySpec, LOAD_AXIS, panelsOf, powerData, powerSpec, renderSvg, scatterData, scatterSpec, servingSpec, TELEMETRY_PANELS, type ChartCache } from './charts.js';
 import { readPowerTrace, samplesPathOf, type TraceOutcome } from './trace.js';
@@ -166,11 +167,11 @@ function runDetail(v: RunView, row: ReportModel['rows'][number], power: ChartsRe
     // the reasons repeat across runs on one host: they are listed once, under Methodology
     notUsed: r.sources.filter((s) => s.state !== 'used').map((s) => `${s.id} (${s.state})`).join(', '),
     reps: r.repetitions.map((x) => ({
-      index: x.index, status: x.status, headline: x.headline === false ? 'no' : 'yes',
+      index: repetitionNumber(x.index), status: x.status, headline: x.headline === false ? 'no' : 'yes',
       duration: fmtS(x.window?.durationS), tokens: x.tokens ? x.tokens.total.toLocaleString('en-US') : DASH,
       energy: x.figures ? `${fmtNum(x.figures.energyJ)} J` : DASH, power: fmtW(x.figures?.meanPowerW), tps: fmtNum(x.figures?.tokensPerS), tpj: fmtNum(x.figures?.tokensPerJ),
     })),
-    errors: r.errors.map((e) => ({ code: e.code, message: e.message, repetition: e.repetition, stderrTail: e.stderrTail ? new Verbatim(e.stderrTail) : undefined, stderrFence: e.stderrTail ? new Verbatim(mdFence(e.stderrTail)) : undefined })),
+    errors: r.errors.map((e) => ({ code: e.code, message: e.message, repetition: e.repetition !== undefined ? repetitionNumber(e.repetition) : undefined, stderrTail: e.stderrTail ? new Verbatim(e.stderrTail) : undefined, stderrFence: e.stderrTail ? new Verbatim(mdFence(e.stderrTail)) : undefined })),
     powerNote: p ? p.note : '',
     cluster: r.cluster ? clusterDetail(r) : null,
   };

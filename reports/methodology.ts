@@ -2,7 +2,7 @@
 // with which sensor semantics, how often, against which idle baseline, how many repetitions, which fidelity grade,
 // and every warning as a sentence. Pure functions; they return plain text, escaped later by the renderer.
 import type { WattbenchResult, Semantics } from '../results/types.gen.js';
-import { WARNING_TEXT, type WarningCode } from '../results/warnings.js';
+import { WARNING_TEXT, repetitionName, repetitionNumber, type WarningCode } from '../results/warnings.js';
 import type { RunView } from './model.js';
 import { fmtMs, fmtNum, fmtS, fmtW } from './format.js';
 
@@ -108,7 +108,8 @@ export function runWarnings(r: WattbenchResult): RunWarning[] {
   }
   return [...by.entries()].map(([code, g]) => {
     const where: string[] = [];
-    if (g.reps.size) where.push(`${g.reps.size === 1 ? 'repetition' : 'repetitions'} ${[...g.reps].sort((a, b) => a - b).join(', ')}`);
+    // numbered from 1, as in the warnings' own messages and the repetitions table (repetitionName)
+    if (g.reps.size) where.push(g.reps.size === 1 ? repetitionName([...g.reps][0]!) : `repetitions ${[...g.reps].sort((a, b) => a - b).map(repetitionNumber).join(', ')}`);
     if (g.sources.size) where.push(`source ${[...g.sources].join(', ')}`);
     if (g.devices.size) where.push(`device ${[...g.devices].join(', ')}`);
     return { code, sentence: WARNING_TEXT[code as WarningCode] ?? code, details: [...g.msgs], where: where.join('; ') };

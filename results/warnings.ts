@@ -4,6 +4,19 @@ import type { Warning } from './types.gen.js';
 
 export type WarningCode = Warning['code'];
 
+/**
+ * A repetition as people count it: from 1, as the progress lines do ([2/3]). The result's `index` (and a warning's
+ * `repetition`) counts from 0; every number a person reads goes through here, so the two never mix.
+ */
+export function repetitionNumber(index: number): number {
+  return index + 1;
+}
+
+/** "repetition 2 of 3" (or "repetition 2"), for messages. */
+export function repetitionName(index: number, total?: number): string {
+  return `repetition ${repetitionNumber(index)}${total !== undefined ? ` of ${total}` : ''}`;
+}
+
 export const WARNING_TEXT: Record<WarningCode, string> = {
   HIGH_CV: 'Tokens per joule varied by more than 5% (coefficient of variation) across repetitions; raise --repetitions or lengthen the window.',
   SHORT_WINDOW: 'The measured window covered fewer than 10 sensor updates; the energy is unreliable. Lengthen the workload (more steps or tokens).',
@@ -24,7 +37,9 @@ export const WARNING_TEXT: Record<WarningCode, string> = {
   USAGE_FROM_CLIENT: 'The server sent no token usage; output tokens were counted by the client.',
   REQUESTS_FAILED: 'Some requests failed; they are counted and reported, not dropped.',
   REQUESTS_RESENT: 'Some requests were sent twice: the server closed a kept-alive connection before answering; work it had begun used energy and delivered no counted tokens.',
-  CLOCK_SKEW: 'Node clocks disagreed by more than the allowed skew.',
+  // only written when --allow-unmeasured-clock took an unmeasured node as in sync; a measured skew over the limit
+  // is refused by the merge (exit 2), never a warning
+  CLOCK_SKEW: 'A node\'s clock offset could not be measured and was taken as in sync with the reference node (--allow-unmeasured-clock); if it was not, that node\'s samples are misplaced against the window by the difference.',
   PARTIAL_DEVICE_POWER: 'Some devices had no power reading (e.g. secondary dies reported on the primary).',
   HOST_SCOPE: 'Power covers the whole CPU package or node, not only the workload.',
   PROTOCOL_ERRORS: 'The workload printed malformed protocol lines; they were ignored.',

@@ -12,7 +12,7 @@
 // The per-request records and aggregates come back as the outcome's `details` (result.serving.repetitions[i]).
 // The API key is read from the environment variable named by apiKeyEnv, at run time, and goes nowhere else.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Workload, WorkloadContext, WorkloadOutcome, TimedEvent } from './workload.js';
+import { suiteSettingName, type Workload, type WorkloadContext, type WorkloadOutcome, type TimedEvent, type SettingName } from './workload.js';
 import type { ServingRepetition, ServingWarning } from '../results/types.gen.js';
 import { checkAgainst } from '../lib/check.js';
 import { badInput, WattbenchError, errorMessage } from '../lib/errors.js';
@@ -106,28 +106,32 @@ function findSecretKey(o: unknown, path: string): string | null {
   return null;
 }
 
-export function resolveServe(raw: unknown, pointer: string): ServeConfig {
+export function resolveServe(raw: unknown, pointer: string, say: SettingName = suiteSettingName): ServeConfig {
   // a key in the config would be written into the result: refuse it with a message that says where keys go
   const secret = findSecretKey(raw, pointer);
-  if (secret) throw badInput('SECRET_IN_CONFIG', `serve config: at ${secret}: an API key or secret may not be written in the config (it would be stored in the result)`, 'put the key in an environment variable and name it with apiKeyEnv / --api-key-env (default OPENAI_API_KEY)');
+  if (secret) throw badInput('SECRET_IN_CONFIG', `serve config: at ${secret}: an API key or secret may not be written in the config (it would be stored in the result)`, `put the key in an environment variable and name it with ${say('apiKeyEnv')} (default OPENAI_API_KEY)`);
   const c = checkAgainst<ServeConfig>(serveConfigSchema, structuredClone(raw ?? {}), 'serve config', pointer);
   const bad = (key: string, msg: string, fix: string) => badInput('BAD_CONFIG', `serve config: at ${pointer}/${key}: ${msg}`, fix);
+  const url = say('url', 'http://127.0.0.1:8000');
   let u: URL;
-  try { u = new URL(c.url); } catch { throw bad('url', `'${c.url}' is not a URL`, 'e.g. http://127.0.0.1:8000'); }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad('url', `'${u.protocol}' is not http: or https:`, 'e.g. http://127.0.0.1:8000');
-  if (u.username || u.password) throw bad('url', 'the URL carries credentials, which would be stored in the result', 'drop them from the URL and put the key in an environment variable (--api-key-env)');
-  endpointUrl(c.url, c.endpoint); // throws on a URL that names the other endpoint
-  if ((c.concurrency === undefined) === (c.rateRps === undefined)) throw bad('concurrency', 'give exactly one of concurrency (closed loop) and rateRps (open loop)', 'e.g. --concurrency 32, or --rate 10');
-  if ((c.requests === undefined) === (c.durationS === undefined)) throw bad('requests', 'give exactly one of requests and durationS', 'e.g. --requests 1000, or --duration 120');
-  if (c.maxConcurrency !== undefined && c.rateRps === undefined) throw bad('maxConcurrency', 'maxConcurrency caps an open loop; a closed loop has concurrency', 'drop maxConcurrency or use rateRps');
-  if (c.concurrency !== undefined && c.requests !== undefined && c.requests <= c.concurrency) {
-    throw bad('requests', `requests (${c.requests}) must exceed concurrency (${c.concurrency}): the steady state lasts from the ${c.concurrency}th request sent to the last`, `use requests ≥ ${4 * c.concurrency} for a window worth measuring`);
+  try { u = new URL(c.url); } catch { throw bad('url', `'${c.url}' is not a URL`, `e.g. ${url}`); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad('url', `'${u.protocol}' is not http: or https:`, `e.g. ${url}`);
+  if (u.username || u.password) throw bad('url', 'the URL carries credentials, which would be stored in the result', `drop them from the URL and put the key in an environment variable (${say('apiKeyEnv')})`);
+  try { endpointUrl(c.url, c.endpoint, say); } catch (err) { // a URL that names the other endpoint
+    if (err instanceof WattbenchError) throw bad('url', err.message, err.remedy);
+    throw err;
   }
-  if (c.durationS !== undefined && c.warmupS >= c.durationS) throw bad('warmupS', `warmupS (${c.warmupS}) must be shorter than durationS (${c.durationS})`, 'shorten warmupS or lengthen durationS');
-  if (c.dataset === undefined && c.inputTokens === undefined) throw bad('inputTokens', 'give inputTokens (or a dataset)', 'e.g. --input-tokens 1024');
-  if (c.dataset === undefined && c.outputTokens === undefined) throw bad('outputTokens', 'give outputTokens (or a dataset with output_tokens)', 'e.g. --output-tokens 256');
-  if (c.dataset !== undefined && c.inputTokens !== undefined) throw bad('inputTokens', 'inputTokens applies to synthetic prompts, not a dataset', 'drop one of them');
-  if (c.endpoint === 'chat' && c.promptMode === 'token-ids') throw bad('promptMode', 'token-id prompts need the completions endpoint', 'use promptMode text, or the completions endpoint');
+  if ((c.concurrency === undefined) === (c.rateRps === undefined)) throw bad('concurrency', `give exactly one of ${say('concurrency')} (closed loop) and ${say('rateRps')} (open loop)`, `e.g. ${say('concurrency', 32)}, or ${say('rateRps', 10)}`);
+  if ((c.requests === undefined) === (c.durationS === undefined)) throw bad('requests', `give exactly one of ${say('requests')} and ${say('durationS')}`, `e.g. ${say('requests', 1000)}, or ${say('durationS', 120)}`);
+  if (c.maxConcurrency !== undefined && c.rateRps === undefined) throw bad('maxConcurrency', `${say('maxConcurrency')} caps an open loop; a closed loop has ${say('concurrency')}`, `drop ${say('maxConcurrency')} or use ${say('rateRps')}`);
+  if (c.concurrency !== undefined && c.requests !== undefined && c.requests <= c.concurrency) {
+    throw bad('requests', `${say('requests')} (${c.requests}) must exceed ${say('concurrency')} (${c.concurrency}): the steady state lasts from the moment ${c.concurrency} requests are in flight to the last one sent`, `use ${say('requests', 4 * c.concurrency)} or more for a window worth measuring`);
+  }
+  if (c.durationS !== undefined && c.warmupS >= c.durationS) throw bad('warmupS', `${say('warmupS')} (${c.warmupS}) must be shorter than ${say('durationS')} (${c.durationS})`, `shorten ${say('warmupS')} or lengthen ${say('durationS')}`);
+  if (c.dataset === undefined && c.inputTokens === undefined) throw bad('inputTokens', `no prompt length: synthetic prompts need ${say('inputTokens')}, and no ${say('dataset')} was given`, `give ${say('inputTokens', 'N')} (e.g. 1024) or ${say('dataset', 'FILE')}`);
+  if (c.dataset === undefined && c.outputTokens === undefined) throw bad('outputTokens', `no output length: synthetic prompts need ${say('outputTokens')}`, `give ${say('outputTokens', 'N')} (e.g. 256), or ${say('dataset', 'FILE')} with output_tokens on its lines`);
+  if (c.dataset !== undefined && c.inputTokens !== undefined) throw bad('inputTokens', `${say('inputTokens')} applies to synthetic prompts, not to ${say('dataset')}`, 'drop one of them');
+  if (c.endpoint === 'chat' && c.promptMode === 'token-ids') throw bad('promptMode', `token-id prompts (${say('promptMode', 'token-ids')}) need the completions endpoint`, `use ${say('promptMode', 'text')}, or the completions endpoint (${say('endpoint', 'completions')})`);
   if (c.tokenIdRange[0] > c.tokenIdRange[1]) throw bad('tokenIdRange', 'the range is [low, high] with low ≤ high', 'e.g. [1000, 9999]');
   return c;
 }
@@ -310,13 +314,13 @@ async function runServe(c: ServeConfig, ctx: WorkloadContext): Promise<WorkloadO
 
 export const serve: Workload<ServeConfig> = {
   meta: { id: 'serve', title: 'Live OpenAI-compatible inference server under load (streaming; TypeScript load generator)' },
-  resolve(raw, pointer) { return resolveServe(raw, pointer); },
+  resolve(raw, pointer, opts) { return resolveServe(raw, pointer, opts.settingName); },
   describe(c) {
     // the server's address is in the config (url); backend names the protocol
     return { name: `serve ${c.model} (${c.endpoint}, ${loadLabel(c)})`.slice(0, 200), kind: 'serve', backend: 'OpenAI-compatible HTTP' };
   },
   async preflight(c, opts) {
-    await prepare(c, opts.env);
+    await prepare(c, opts.env, opts.settingName);
   },
   run: runServe,
 };

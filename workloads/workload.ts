@@ -63,6 +63,17 @@ export interface ResolveOptions {
   /** --python, where given. */
   python?: string;
   env: NodeJS.ProcessEnv;
+  /** How messages name a config setting; suiteSettingName (the suite's own keys) where not given. */
+  settingName?: SettingName;
 }
+
+/**
+ * A config setting in the words of whatever gave the config, so that a remedy points at what the user wrote: a
+ * suite's key (`inputTokens`, `inputTokens: 1024`) or a command's flag (`--input-tokens`, `--input-tokens 1024`).
+ * `value` is an example or a placeholder (N, FILE); without one, the setting's name alone.
+ */
+export type SettingName = (key: string, value?: string | number | boolean) => string;
+
+export const suiteSettingName: SettingName = (key, value) => (value === undefined ? key : `${key}: ${value}`);
 
 export type { Metric };

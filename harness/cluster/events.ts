@@ -59,7 +59,7 @@ export async function stampCommand(o: StampOptions): Promise<number> {
   if (record) {
     await mkdir(o.dir, { recursive: true });
     // appending to an older run's events would mix two workloads into one window
-    if (await stat(file).then(() => true, () => false)) throw badInput('EVENTS_EXIST', `${file} already exists (repetition ${o.repetition} was stamped before)`, 'give each job its own --dir, and each repetition its own --repetition N');
+    if (await stat(file).then(() => true, () => false)) throw badInput('EVENTS_EXIST', `${file} already exists (--repetition ${o.repetition} was stamped before)`, 'give each job its own --dir, and each repetition its own --repetition N');
   }
   write({ type: 'header', wallMs: wallNowMs(), nodeName: nodeNameOf(o.env), hostname: os.hostname(), rank: o.rank, repetition: o.repetition, command: o.command, kind: o.kind, ...(o.name ? { name: o.name } : {}) });
   const h = spawnStreaming(o.command[0]!, o.command.slice(1), {

@@ -8,6 +8,7 @@ import { createProgress, progressMode } from '../progress.js';
 import { parseKeyValues, checkSourceOptFlags, probeForced, chooseSource } from '../sources.js';
 import { EXIT, badInput, WattbenchError } from '../../lib/errors.js';
 import { printSummary } from '../summary.js';
+import type { SettingName } from '../../workloads/workload.js';
 
 export const DEFAULTS = { repetitions: 3, idleS: 10, cooldownS: 2 } as const;
 
@@ -41,8 +42,8 @@ one, the built-in smoke workload runs on the best power source found.
   --python PATH          Python interpreter for the PyTorch workloads
   --run-id ID            name of the result file (default: time, workload and a random suffix)
   --record-hostname      put the host name in the result (left out by default)
-  --quiet                no progress output (the same as --progress quiet)
-  --progress MODE        auto | tty | plain | quiet`;
+  --quiet                no progress output, warnings still print (the same as --progress quiet)
+  --progress MODE        auto | tty | plain | quiet (--quiet with another mode is refused)`;
 
 function coerce(key: string, v: string): unknown {
   if (v === 'true') return true;
@@ -123,7 +124,9 @@ export function planSources(runs: PlannedRun[], flag: string | undefined, items:
     }
     if (suiteId) {
       const where = suitePath ? `in ${suitePath}` : 'in the suite';
-      return { id: suiteId, options: { ...scopedAll, [suiteId]: { ...suiteOpts, ...(scoped.get(suiteId) ?? {}) } }, leaveOut: `change the source: of run ${i + 1} ('${r.label}', ${r.pointer}) ${where}, or remove it to let wattbench choose` };
+      // a source under defaults: is changed there, once, for every run that inherits it
+      const at = r.sourcePointer === '/defaults/source' ? 'the source: under defaults: (/defaults/source)' : `the source: of run ${i + 1} ('${r.label}', ${r.pointer})`;
+      return { id: suiteId, options: { ...scopedAll, [suiteId]: { ...suiteOpts, ...(scoped.get(suiteId) ?? {}) } }, leaveOut: `change ${at} ${where}, or remove it to let wattbench choose` };
     }
     return { options: scopedAll, leaveOut: '' };
   });
@@ -159,7 +162,9 @@ export const run: Command = {
     const { values: f, positionals } = parseFlags(argv, options, 'run');
     if (f.help) { io.stdout.write(usage + '\n'); return EXIT.OK; }
     if (positionals.length > 1) throw badInput('BAD_FLAG', `run takes at most one suite file, got ${positionals.length}`, 'run suites one at a time');
-    const resolveOpts = { python: f.python, env: io.env };
+    // without a suite the workload config comes from --set: its remedies give values as --set KEY=VALUE
+    const settingName: SettingName | undefined = positionals[0] ? undefined : (key, value) => (value === undefined ? key : `--set ${key}=${value}`);
+    const resolveOpts = { python: f.python, env: io.env, ...(settingName ? { settingName } : {}) };
     const progress = createProgress(progressMode(f.progress, f.quiet), io.stderr);
     const outDir = outDirOf(f.out);
     const flags = measurementFlags(f);
@@ -177,7 +182,11 @@ export const run: Command = {
         if (!(err instanceof WattbenchError) || err.code !== 'BAD_CONFIG') throw err;
         const m = /^command line: (?:.*?: )?at \/runs\/0\/config\/?([^:]*): (.*)$/s.exec(err.message);
         if (!m) throw err;
-        throw badInput('BAD_FLAG', m[1] ? `--set ${m[1].split('/')[0]}: ${m[1].includes('/') ? `at ${m[1]}: ` : ''}${m[2]}` : `--set: ${m[2]}`, `see \`wattbench run --help\` and the workload's config keys in README "Workloads and the event protocol"`);
+        // the workload's own remedy (in --set terms, see settingName) is kept; a schema error's (the nearest key, the
+        // keys allowed, or "fix that value") is pointed at the workload's keys instead of the suite section
+        const suiteReadme = /\(see README "Suite files"\)$/;
+        const remedy = suiteReadme.test(err.remedy) ? err.remedy.replace(suiteReadme, '(see `wattbench run --help` and the workload\'s config keys in README "Workloads and the event protocol")') : err.remedy;
+        throw badInput('BAD_FLAG', m[1] ? `--set ${m[1].split('/')[0]}: ${m[1].includes('/') ? `at ${m[1]}: ` : ''}${m[2]}` : `--set: ${m[2]}`, remedy);
       }
     }
     checkRunId(f['run-id'], plan.runs.length);

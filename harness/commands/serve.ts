@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseFlags, num } from './command.js';
-import { planFromDoc } from '../suite.js';
+import { planFromDoc, type Plan } from '../suite.js';
+import { suiteSettingName, type SettingName } from '../../workloads/workload.js';
 import { executeRun, type RunOutcome } from '../run.js';
 import { createProgress, progressMode } from '../progress.js';
 import { EXIT, badInput, WattbenchError } from '../../lib/errors.js';
@@ -73,10 +74,49 @@ Load
 Measurement (as for \`wattbench run\`)
   --out DIR  --repetitions N (default ${DEFAULTS.repetitions})  --target-ci PCT  --max-repetitions N  --idle S (default ${DEFAULTS.idleS})
   --cooldown S (default ${DEFAULTS.cooldownS})  --interval MS  --timeout S  --source NAME  --source-opt K=V  --devices 0,1
-  --run-id ID  --record-hostname  --quiet  --progress MODE
+  --run-id ID  --record-hostname  --quiet (no progress output, warnings still print)  --progress MODE
 
 The same settings go in a suite file: workload: serve, config: {url, model, endpoint: chat, concurrency, requests,
 inputTokens, outputTokens, …}, with matrix: {concurrency: [1, 8, 64]} for a sweep.`;
+
+/** serve's flag for each config key it sets (slo's keys by their pointer under the config). */
+const FLAG_OF: Record<string, string> = {
+  url: '--url', model: '--model', endpoint: '--chat', concurrency: '--concurrency', rateRps: '--rate', burstiness: '--burstiness',
+  maxConcurrency: '--max-concurrency', requests: '--requests', durationS: '--duration', warmupS: '--warmup',
+  inputTokens: '--input-tokens', outputTokens: '--output-tokens', dataset: '--dataset', datasetShuffle: '--shuffle',
+  promptMode: '--prompt-mode', ignoreEos: '--no-ignore-eos', minTokens: '--no-min-tokens', extraBody: '--extra-body',
+  apiKeyEnv: '--api-key-env', apiKeyHeader: '--api-key-header', 'slo/ttftMs': '--slo-ttft-ms', 'slo/tpotMs': '--slo-tpot-ms', 'slo/e2eMs': '--slo-e2e-ms',
+  requestTimeoutS: '--request-timeout', firstTokenTimeoutS: '--first-token-timeout', seed: '--seed',
+  chunkTimes: '--chunk-times', lateThresholdMs: '--late-threshold-ms',
+};
+
+/** Switches: the flag given stands for this value of its key (--chat is endpoint chat); the other is the flag left out. */
+const SWITCH_ON: Record<string, string | boolean> = { endpoint: 'chat', ignoreEos: false, minTokens: false, datasetShuffle: true };
+
+/** The serve workload's messages in serve's words: `--input-tokens N`, not `inputTokens: N` (a suite's key). */
+export const serveFlagName: SettingName = (key, value) => {
+  const flag = FLAG_OF[key];
+  if (!flag) return suiteSettingName(key, value); // tokenIdRange: only a suite sets it
+  if (value === undefined) return flag;
+  if (key in SWITCH_ON) return value === SWITCH_ON[key] ? flag : `without ${flag}`;
+  return `${flag} ${value}`;
+};
+
+/**
+ * A config error from the flags: its location is a suite pointer (command line: serve config: at
+ * /runs/0/config/inputTokens), which serve's user never wrote. Say the flag instead, unless the message already
+ * names it; the message and remedy name flags already (serveFlagName).
+ */
+export function inFlagTerms(err: WattbenchError): WattbenchError {
+  const m = /^command line: (?:serve config: )?(?:at \/runs\/0\/config\/?(\S*): )?(.*)$/s.exec(err.message);
+  if (!m) return err;
+  const path = m[1] ?? '';
+  const flag = FLAG_OF[path] ?? FLAG_OF[path.split('/')[0]!];
+  const message = !flag || m[2]!.includes(flag) ? m[2]! : `${flag}: ${m[2]}`;
+  // a schema error's remedy points at the suite section of the README; here --help lists the flags
+  const remedy = err.remedy.replace(/\(see README "Suite files"\)$/, '(see `wattbench serve --help`)');
+  return badInput(err.code === 'BAD_CONFIG' ? 'BAD_FLAG' : err.code, message, remedy);
+}
 
 function sweepList(v: string, flag: string, integer: boolean): number[] {
   try { return parseSweepList(v, flag, integer); } catch (err) {
@@ -142,8 +182,13 @@ export const serve: Command = {
     set('chunkTimes', f['chunk-times']);
     set('lateThresholdMs', n(f['late-threshold-ms'], '--late-threshold-ms', { min: 0, exclusiveMin: true }));
 
-    const resolveOpts = { env: io.env };
-    const plan = planFromDoc({ runs: [{ workload: 'serve', config, ...(Object.keys(sweep).length ? { matrix: sweep } : {}) }] }, 'command line', resolveOpts);
+    const resolveOpts = { env: io.env, settingName: serveFlagName };
+    let plan: Plan;
+    try {
+      plan = planFromDoc({ runs: [{ workload: 'serve', config, ...(Object.keys(sweep).length ? { matrix: sweep } : {}) }] }, 'command line', resolveOpts);
+    } catch (err) {
+      throw err instanceof WattbenchError ? inFlagTerms(err) : err;
+    }
     checkRunId(f['run-id'], plan.runs.length);
     const sources = planSources(plan.runs, f.source, f['source-opt']);
     const deviceIndices = f.devices?.split(',').map((s) => num(s.trim(), '--devices', { integer: true, min: 0 })!);

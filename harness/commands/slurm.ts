@@ -20,6 +20,9 @@ export const options = {
   write: { type: 'string' }, submit: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** What the tokens count when --kind is not given: a multi-node job is most often training. */
+export const DEFAULT_KIND = 'train';
+
 const usage = `wattbench slurm --nodes N --ntasks-per-node T [options] -- PROGRAM [ARGS...]
 
 Write the sbatch script of a multi-node measurement and print it (--write FILE to save it, --submit to sbatch it).
@@ -34,7 +37,8 @@ window), stops the samplers and merges their shards into one validated result (w
   --srun OPT                      extra srun option for the workload step, repeatable
   --dir DIR                       shared folder for the shards (default $SLURM_SUBMIT_DIR/wattbench-$SLURM_JOB_ID)
   --source NAME --source-opt K=V --interval MS   the power source on every node
-  --idle S (default 10) --cooldown S (default 2) --repetitions N (default 1) --kind train|infer|serve|other
+  --idle S (default 10) --cooldown S (default 2) --repetitions N (default 1)
+  --kind train|infer|serve|other  what the tokens count (default ${DEFAULT_KIND})
   --name NAME                     the run's name in the result (given to wattbench stamp)
   --out FILE                      merged result (default $WB_DIR/result.json)
   --max-skew-ms MS                clock skew the merge accepts (default ${DEFAULT_MAX_SKEW_MS})
@@ -69,7 +73,7 @@ export const slurm: Command = {
     const nodes = num(f.nodes, '--nodes', { integer: true, min: 1 });
     if (nodes === undefined) throw badInput('BAD_FLAG', 'slurm needs --nodes N', 'e.g. --nodes 2');
     checkSourceOptFlags(f.source, f['source-opt']); // refused here, not when the job starts on the cluster
-    const kind = (f.kind ?? 'train') as 'train';
+    const kind = (f.kind ?? DEFAULT_KIND) as typeof DEFAULT_KIND;
     if (!['train', 'infer', 'serve', 'other'].includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of train, infer, serve, other`, 'pick what the tokens count');
     const script = slurmScript({
       nodes, ntasksPerNode: num(f['ntasks-per-node'], '--ntasks-per-node', { integer: true, min: 1 }) ?? 1,

@@ -11,15 +11,24 @@ const options = {
   idle: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = `wattbench stamp --dir DIR [--repetition N] [--rank R] [--kind train|infer|serve|other] [--name NAME] -- PROGRAM [ARGS...]
+const KINDS = ['train', 'infer', 'serve', 'other'] as const;
+/** A program run by hand behind stamp counts as 'other' unless said (slurm and k8s pass their own --kind). */
+const DEFAULT_KIND: (typeof KINDS)[number] = 'other';
+
+const usage = `wattbench stamp --dir DIR [--repetition N] [--rank R] [--kind ${KINDS.join('|')}] [--name NAME] -- PROGRAM [ARGS...]
 wattbench stamp --dir DIR --idle S
 
 Runs PROGRAM (the per-task program of your srun line, or torchrun), passing its output through and its exit code
 back. On rank 0 (--rank, else SLURM_PROCID, RANK, JOB_COMPLETION_INDEX) its event-protocol lines
 (workloads/PROTOCOL.md) are written with this node's time to DIR/events-r<N>.jsonl; \`wattbench merge\` takes
-the measured window from them. With --idle S: wait S seconds and record that as the idle baseline.`;
+the measured window from them. With --idle S: wait S seconds and record that as the idle baseline.
 
-const KINDS = ['train', 'infer', 'serve', 'other'] as const;
+  --dir DIR              the shared folder the samplers write to (the same as wattbench shard's)
+  --repetition N         which repetition this is, counted from 0 (default 0)
+  --rank R               this task's rank (default: from the environment, as above)
+  --kind K               what the tokens count: ${KINDS.join(', ')} (default ${DEFAULT_KIND})
+  --name NAME            the run's name in the merged result
+  --idle S               record S seconds of idle baseline instead of running a program`;
 
 export const stamp: Command = {
   name: 'stamp', summary: 'run a multi-node workload task; on rank 0, record its events for the merge', usage,
@@ -34,7 +43,7 @@ export const stamp: Command = {
       return io.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK;
     }
     if (!positionals.length) throw badInput('BAD_FLAG', 'stamp needs the program to run after --', 'e.g. wattbench stamp --dir "$WB_DIR" -- python train.py');
-    const kind = (f.kind ?? 'other') as (typeof KINDS)[number];
+    const kind = (f.kind ?? DEFAULT_KIND) as (typeof KINDS)[number];
     if (!KINDS.includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of ${KINDS.join(', ')}`, 'train counts steps × batch × sequence; infer and serve count output tokens');
     return stampCommand({
       dir, command: positionals, repetition: num(f.repetition, '--repetition', { integer: true, min: 0 }) ?? 0,

@@ -80,7 +80,7 @@ describe('minimum duration through the CLI', () => {
     const r = await runCli(['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', `command=["${process.execPath}","${script}"]`,
       '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--out', out, '--progress', 'plain']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/SHORT_WINDOW: Repetition 0's window \(0\.\d+ s\) covered fewer than 10 sensor updates of 50 ms/);
+    expect(r.stdout).toMatch(/SHORT_WINDOW: The window of repetition 1 of 1 \(0\.\d+ s\) covered fewer than 10 sensor updates of 50 ms/);
     const res = await readJson((await resultFiles(out))[0]!);
     expect(validateResult(res).ok).toBe(true);
     expect(res.repetitions[0].headline).toBe(false);

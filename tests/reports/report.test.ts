@@ -162,7 +162,7 @@ describe('wattbench report over real results', () => {
     expect(html.match(/data-chart="power"/g)).toHaveLength(6);
     for (const fig of html.split('<figure').slice(1)) matches(fig.slice(0, fig.indexOf('</figure>')), /<svg[^>]*width="\d/);
     // windows shaded: one labelled band per repetition of each run
-    expect((html.match(/>rep 0</g) ?? []).length).toBe(6);
+    expect((html.match(/>rep 1</g) ?? []).length).toBe(6);
     expect((html.match(/>idle \d+(\.\d)? W/g) ?? []).length).toBeGreaterThanOrEqual(6);
   });
 
