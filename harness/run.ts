@@ -100,7 +100,8 @@ export const RUN_ORDER = ['inventory', 'probe', 'idle', 'warmup', 'window', 'coo
 
 export function makeRunId(label: string, at = new Date()): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'run';
+  // the "[2/6] " a plan's progress puts before a label says nothing the time stamp does not (files sort by it)
+  const slug = label.replace(/^\[\d+\/\d+\]\s*/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'run';
   return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 

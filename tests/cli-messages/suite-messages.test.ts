@@ -111,6 +111,8 @@ describe('a matrix label says the swept value once (audit 8)', () => {
     const got = labels({ runs: [serveRun({ concurrency: [1, 4] })] });
     expect(got).toEqual(['serve m (completions, concurrency 1)', 'serve m (completions, concurrency 4)']);
     for (const l of got) expect(makeRunId(`[1/2] ${l}`)).not.toMatch(/concurrency-\d+-concurrenc/);
+    // nor the plan position the progress puts before it
+    expect(makeRunId(`[1/2] ${got[0]}`, new Date('2026-12-07T13:00:00Z'))).toMatch(/^20261207T130000Z-serve-m-completions-concurrency-1-[0-9a-f]{4}$/);
   });
 
   it('a key the name does not show stays in the suffix; a run\'s own name shows none', () => {
