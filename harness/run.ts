@@ -216,8 +216,10 @@ export async function executeRun(request: RunRequest, progress: Progress, signal
     }
 
     // the first window must not open before the sensors have spoken: with --idle 0 a workload would otherwise start
-    // before the first reading (an estimate needs one interval of CPU times; a vendor tool, its start-up)
-    await readingsReach(lastReadingS, devices, -Number.MAX_VALUE, 5 * Math.max(intervalMs, probe.semantics.updatePeriodMs ?? 0) + 2000, signal);
+    // before the first reading (an estimate needs one interval of CPU times; a vendor tool, its start-up). The wait
+    // is the longest readingsReach allows whatever the period: nvidia-smi starting on a host of eight GPUs without
+    // persistence mode takes seconds, a loaded host more, and the wait ends at the first reading anyway
+    await readingsReach(lastReadingS, devices, -Number.MAX_VALUE, 10_000, signal);
     const wlEnv = { ...env, ...visible.env };
     const maxReps = req.targetCiPct !== undefined ? Math.max(req.maxRepetitions ?? 10, req.repetitions) : req.repetitions;
     for (let i = 0; i < maxReps && !signal.aborted; i++) {
