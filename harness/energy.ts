@@ -15,7 +15,7 @@ export interface WindowEnergy {
   sampleCount: number;
   /** Percentage of the window with readings on both sides no further apart than maxGapS. */
   coveragePct: number;
-  /** True when a window edge lay outside the samples and was held at the nearest reading. */
+  /** True when a window edge lay outside the samples: held at the nearest power reading, or a counter carried on at its rate. */
   edgeHeld: boolean;
 }
 
@@ -205,6 +205,23 @@ export function integrateCounter(points: readonly CounterPoint[] | UnwrappedCoun
   if (u.ts.length < 2) return { energyJ: 0, meanPowerW: 0, peakPowerW: null, sampleCount: u.ts.length, coveragePct: 0, edgeHeld: true, resets: resetsIn(u, startS, endS), wraps: u.wraps };
   const a = valueAt(u.ts, u.cum, startS);
   const b = valueAt(u.ts, u.cum, endS);
+  // an edge beyond the readings: holding a counter's value there would mean 0 W, where holding a power reading means
+  // "as last seen". Carry the counter on at the rate it showed over the observed part of the window instead (the
+  // equivalent of holding the power), so the edge costs what the warning and the error bound say: power × time.
+  if (a.held || b.held) {
+    const n = u.ts.length, firstS = u.ts[0]!, lastS = u.ts[n - 1]!;
+    // the rate over the observed part of the window, and over at least five readings, so that one counter update
+    // more or less in a short stretch does not set it
+    const spanS = 5 * medianSpacing(u.ts);
+    const rateW = (fromS: number, toS: number) => {
+      const f = Math.max(firstS, fromS), t = Math.min(lastS, toS);
+      return t > f ? Math.max(0, (valueAt(u.ts, u.cum, t).v - valueAt(u.ts, u.cum, f).v) / (t - f)) : 0;
+    };
+    const beyond = (t: number) => t > lastS ? rateW(Math.min(startS, lastS - spanS), lastS) * (t - lastS)
+      : t < firstS ? -rateW(firstS, Math.max(endS, firstS + spanS)) * (firstS - t) : 0;
+    a.v += beyond(startS);
+    b.v += beyond(endS);
+  }
   const dur = endS - startS;
   const energy = b.v - a.v;
   // peak power from consecutive differences inside the window

@@ -25,7 +25,7 @@ export const WARNING_TEXT: Record<WarningCode, string> = {
   HIGH_IDLE: 'Idle power was above 50% of loaded power: the workload barely loads this device, or the device never idles.',
   THROTTLED: 'The device throttled (power, thermal or clock limits) during the window.',
   SOURCE_RESTARTED: 'The power sensor tool stopped and was restarted during the run.',
-  WINDOW_NOT_COVERED: 'Power samples did not cover the whole measured window; the edges were held at the nearest reading.',
+  WINDOW_NOT_COVERED: 'Power samples did not cover the whole measured window; the edges were held at the nearest power reading, or an energy counter carried on at the rate it showed.',
   REPETITION_FAILED: 'A repetition failed; it is excluded from the statistics.',
   INTERRUPTED: 'The run was interrupted; the figures cover the repetitions that finished.',
   NO_IDLE_BASELINE: 'No idle baseline was measured (--idle 0), so idle-subtracted figures are absent.',

@@ -50,6 +50,17 @@ describe('integratePower (trapezoid, edges interpolated)', () => {
 });
 
 describe('integrateCounter', () => {
+  it('an edge beyond the readings carries the counter on at its observed rate (held flat it would be 0 W there)', () => {
+    const pts = Array.from({ length: 27 }, (_, i) => ({ tS: +(i * 0.1).toFixed(1), energyJ: 1000 + 300 * i * 0.1 })); // 300 W, 0–2.6 s
+    const end = integrateCounter(pts, 1, 2.9);
+    expect(end.edgeHeld).toBe(true);
+    expect(end.energyJ).toBeCloseTo(300 * 1.9, 6);
+    const late = pts.filter((p) => p.tS >= 0.5);
+    expect(integrateCounter(late, 0.2, 2).energyJ).toBeCloseTo(300 * 1.8, 6);
+    expect(integrateCounter(pts, 3, 4).energyJ).toBeCloseTo(300, 6); // wholly past the readings: the last rate
+    expect(integrateCounter(pts.map((p) => ({ ...p, energyJ: 1000 })), 1, 2.9).energyJ).toBe(0); // a flat counter stays flat
+  });
+
   it('differences an energy counter with both edges interpolated', () => {
     const pts = [];
     for (let t = 0; t <= 30; t += 0.2) pts.push({ tS: t, energyJ: 1000 + 150 * t });
