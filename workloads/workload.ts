@@ -14,9 +14,13 @@ export type WorkloadEvent =
 
 export interface TimedEvent { tS: number; e: WorkloadEvent }
 
+/** What a workload's tokens count; also the --kind of the multi-node commands. */
+export const WORKLOAD_KINDS = ['train', 'infer', 'serve', 'other'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
 export interface WorkloadDescription {
   name: string;
-  kind: 'train' | 'infer' | 'serve' | 'other';
+  kind: WorkloadKind;
   modelSize?: string;
   parameters?: number;
   dtype?: string;

@@ -1,6 +1,7 @@
 // The shape of a CLI command. Each command is one module; harness/commands/index.ts lists them in one map.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { badInput } from '../../lib/errors.js';
+import { WORKLOAD_KINDS, type WorkloadKind } from '../../workloads/workload.js';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream;
@@ -74,4 +75,11 @@ function exampleFor(o: NumOptions): number {
   let x = o.min !== undefined ? Math.max(1, o.min + 1) : 1;
   if (o.max !== undefined && x > o.max) x = o.integer ? Math.floor(o.max) : o.max;
   return x;
+}
+
+/** --kind as given (or the command's default), one of the workload kinds; anything else is exit 2 with `remedy`. */
+export function kindFlag(v: string | undefined, dflt: WorkloadKind, remedy: string): WorkloadKind {
+  const kind = v ?? dflt;
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) throw badInput('BAD_FLAG', `--kind '${v}' is not one of ${WORKLOAD_KINDS.join(', ')}`, remedy);
+  return kind as WorkloadKind;
 }

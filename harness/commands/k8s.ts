@@ -1,7 +1,7 @@
 // `wattbench k8s --image IMG --nodes N --accelerator nvidia|amd|ascend -- PROGRAM`: print the Kubernetes manifests
 // (Indexed Job, headless Service, shared claim) of a multi-node measurement on the shard → merge path.
 import type { Command } from './command.js';
-import { parseFlags, num } from './command.js';
+import { parseFlags, num, kindFlag } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { checkSourceOptFlags } from '../sources.js';
 import { k8sYaml, ACCELERATOR_RESOURCES, type Accelerator } from '../cluster/k8s.js';
@@ -45,8 +45,7 @@ export const k8s: Command = {
     const name = f.name ?? 'wattbench';
     if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) throw badInput('BAD_FLAG', `--name '${name}' is not a DNS label of at most 42 characters`, 'use lower-case letters, digits and dashes');
     checkSourceOptFlags(f.source, f['source-opt']); // refused here, not when the pods start
-    const kind = (f.kind ?? 'train') as 'train';
-    if (!['train', 'infer', 'serve', 'other'].includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of train, infer, serve, other`, 'pick what the tokens count');
+    const kind = kindFlag(f.kind, 'train', 'pick what the tokens count');
     io.stdout.write(k8sYaml({
       name, namespace: f.namespace, image: f.image, nodes, accelerator: acc, perNode: num(f['per-node'], '--per-node', { integer: true, min: 1 }) ?? 1,
       pvc: f.pvc, storageClass: f['storage-class'], storage: f.storage ?? '1Gi', wattbench: f.wattbench ?? 'wattbench',

@@ -3,7 +3,7 @@
 import { writeFile, chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { parseFlags, num } from './command.js';
+import { parseFlags, num, kindFlag } from './command.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { checkSourceOptFlags } from '../sources.js';
 import { slurmScript } from '../cluster/slurm.js';
@@ -73,8 +73,7 @@ export const slurm: Command = {
     const nodes = num(f.nodes, '--nodes', { integer: true, min: 1 });
     if (nodes === undefined) throw badInput('BAD_FLAG', 'slurm needs --nodes N', 'e.g. --nodes 2');
     checkSourceOptFlags(f.source, f['source-opt']); // refused here, not when the job starts on the cluster
-    const kind = (f.kind ?? DEFAULT_KIND) as typeof DEFAULT_KIND;
-    if (!['train', 'infer', 'serve', 'other'].includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of train, infer, serve, other`, 'pick what the tokens count');
+    const kind = kindFlag(f.kind, DEFAULT_KIND, 'pick what the tokens count');
     const script = slurmScript({
       nodes, ntasksPerNode: num(f['ntasks-per-node'], '--ntasks-per-node', { integer: true, min: 1 }) ?? 1,
       gpusPerNode: num(f['gpus-per-node'], '--gpus-per-node', { integer: true, min: 1 }), cpusPerTask: num(f['cpus-per-task'], '--cpus-per-task', { integer: true, min: 1 }),

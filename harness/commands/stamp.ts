@@ -2,7 +2,8 @@
 // protocol events with this node's wall time in the shared folder. `--idle S` records the idle baseline instead.
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { parseFlags, num } from './command.js';
+import { parseFlags, num, kindFlag } from './command.js';
+import { WORKLOAD_KINDS, type WorkloadKind } from '../../workloads/workload.js';
 import { EXIT, badInput } from '../../lib/errors.js';
 import { stampCommand, stampIdle, rankOf } from '../cluster/events.js';
 
@@ -11,11 +12,10 @@ const options = {
   idle: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-const KINDS = ['train', 'infer', 'serve', 'other'] as const;
 /** A program run by hand behind stamp counts as 'other' unless said (slurm and k8s pass their own --kind). */
-const DEFAULT_KIND: (typeof KINDS)[number] = 'other';
+const DEFAULT_KIND: WorkloadKind = 'other';
 
-const usage = `wattbench stamp --dir DIR [--repetition N] [--rank R] [--kind ${KINDS.join('|')}] [--name NAME] -- PROGRAM [ARGS...]
+const usage = `wattbench stamp --dir DIR [--repetition N] [--rank R] [--kind ${WORKLOAD_KINDS.join('|')}] [--name NAME] -- PROGRAM [ARGS...]
 wattbench stamp --dir DIR --idle S
 
 Runs PROGRAM (the per-task program of your srun line, or torchrun), passing its output through and its exit code
@@ -26,7 +26,7 @@ the measured window from them. With --idle S: wait S seconds and record that as 
   --dir DIR              the shared folder the samplers write to (the same as wattbench shard's)
   --repetition N         which repetition this is, counted from 0 (default 0)
   --rank R               this task's rank (default: from the environment, as above)
-  --kind K               what the tokens count: ${KINDS.join(', ')} (default ${DEFAULT_KIND})
+  --kind K               what the tokens count: ${WORKLOAD_KINDS.join(', ')} (default ${DEFAULT_KIND})
   --name NAME            the run's name in the merged result
   --idle S               record S seconds of idle baseline instead of running a program`;
 
@@ -43,8 +43,7 @@ export const stamp: Command = {
       return io.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK;
     }
     if (!positionals.length) throw badInput('BAD_FLAG', 'stamp needs the program to run after --', 'e.g. wattbench stamp --dir "$WB_DIR" -- python train.py');
-    const kind = (f.kind ?? DEFAULT_KIND) as (typeof KINDS)[number];
-    if (!KINDS.includes(kind)) throw badInput('BAD_FLAG', `--kind '${f.kind}' is not one of ${KINDS.join(', ')}`, 'train counts steps × batch × sequence; infer and serve count output tokens');
+    const kind = kindFlag(f.kind, DEFAULT_KIND, 'train counts steps × batch × sequence; infer and serve count output tokens');
     return stampCommand({
       dir, command: positionals, repetition: num(f.repetition, '--repetition', { integer: true, min: 0 }) ?? 0,
       rank: rankOf(io.env, num(f.rank, '--rank', { integer: true, min: 0 })), kind, ...(f.name ? { name: f.name } : {}),

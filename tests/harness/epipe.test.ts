@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, ROOT, readJson, resultFiles, tempDir, writeConstantTrace, writeWindowWorkload } from '../helpers/cli.js';
+import { quickRunFlags } from '../faults/helpers.js';
 
 describe('a closed stdout', () => {
   it('does not crash a run: the result is written and the exit code is 0', async () => {
@@ -11,8 +12,7 @@ describe('a closed stdout', () => {
     const trace = await writeConstantTrace(dir, 100, 5);
     const wl = await writeWindowWorkload(dir, 800, 100);
     const out = join(dir, 'out');
-    const child = spawn(process.execPath, [BIN, 'run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
-      '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--out', out, '--progress', 'plain'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'run', ...quickRunFlags(trace, out), '--workload', 'command', '--set', wl], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy(); // the reader is gone before the first line
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });

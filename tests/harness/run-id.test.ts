@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { runCli, tempDir, writeConstantTrace, writeWindowWorkload } from '../helpers/cli.js';
+import { quickRunFlags } from '../faults/helpers.js';
 
 describe('--run-id', () => {
   it('never overwrites an earlier measurement with the same id', async () => {
@@ -10,8 +11,7 @@ describe('--run-id', () => {
     const trace = await writeConstantTrace(dir, 100, 5);
     const wl = await writeWindowWorkload(dir, 300, 10);
     const out = join(dir, 'out');
-    const args = ['run', '--source', 'replay', '--source-opt', `file=${trace}`, '--workload', 'command', '--set', wl,
-      '--idle', '0', '--repetitions', '1', '--cooldown', '0', '--out', out, '--run-id', 'same', '--quiet'];
+    const args = ['run', ...quickRunFlags(trace, out), '--workload', 'command', '--set', wl, '--run-id', 'same'];
     expect((await runCli(args)).exitCode).toBe(0);
     const first = await readFile(join(out, 'same.json'), 'utf8');
     const again = await runCli(args);
