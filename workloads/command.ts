@@ -1,6 +1,6 @@
 // command: measure any program that speaks the event protocol. Arguments are an array and no shell is involved,
 // so nothing in a suite file can inject shell syntax.
-import type { Workload } from './workload.js';
+import { WORKLOAD_KINDS, type Workload } from './workload.js';
 import { checkAgainst } from '../lib/check.js';
 import { runProtocolProcess } from './protocol.js';
 import { recordableEnv } from '../lib/redact.js';
@@ -33,7 +33,7 @@ const schema = {
   properties: {
     command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'argv: program then arguments' },
     name: { type: 'string', maxLength: 200 },
-    kind: { enum: ['train', 'infer', 'serve', 'other'], default: 'other' },
+    kind: { enum: [...WORKLOAD_KINDS], default: 'other' },
     cwd: { type: 'string' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
     timeoutS: { type: 'number', exclusiveMinimum: 0 },
